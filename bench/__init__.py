@@ -1,0 +1,5 @@
+"""samplerbench harness: datasets, objectives, suites, cells, storage, executors and CLI."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

@@ -1,0 +1,105 @@
+"""Executors take whole cells: serial (default) and local worker processes.
+
+The seam is `Executor.run(tasks, on_event) -> list[CellResult]`; workers' progress events
+reach `on_event` in the calling process. A cell that raises becomes a CellResult with its
+error, and the other cells go on.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import queue
+import threading
+import traceback
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from typing import Protocol
+
+from bench.cell_runner import CellEvent, CellResult, CellTask, run_cell
+from bench.errors import BenchError
+
+EventSink = Callable[[CellEvent], None]
+
+
+class Executor(Protocol):
+    """Runs cells and relays their progress."""
+
+    def run(self, tasks: Sequence[CellTask], on_event: EventSink) -> list[CellResult]:
+        """Run every task; one result per task."""
+        ...
+
+
+def run_cell_safely(task: CellTask, on_event: EventSink) -> CellResult:
+    """run_cell, with any error turned into a failed CellResult (one line, last frame)."""
+    try:
+        return run_cell(task, on_event)
+    except BenchError as err:
+        return CellResult(task.cell.name, 0, 0, None, 0.0, str(err))
+    except Exception as err:  # a bug or crash in one cell must not stop the others
+        where = traceback.extract_tb(err.__traceback__)[-1]
+        line = f"{type(err).__name__}: {err} (at {where.filename}:{where.lineno})"
+        return CellResult(task.cell.name, 0, 0, None, 0.0, line)
+
+
+class SerialExecutor:
+    """One cell after another in this process."""
+
+    def run(self, tasks: Sequence[CellTask], on_event: EventSink) -> list[CellResult]:
+        """Run every task in order."""
+        return [run_cell_safely(t, on_event) for t in tasks]
+
+
+def _queue_sink(q: queue.Queue[CellEvent | None]) -> EventSink:
+    return q.put
+
+
+def _worker(task: CellTask, q: queue.Queue[CellEvent | None]) -> CellResult:
+    return run_cell_safely(task, q.put)
+
+
+class ProcessExecutor:
+    """Cells spread over `workers` local processes (spawned, so torch's threads are safe)."""
+
+    def __init__(self, workers: int) -> None:
+        if workers < 1:
+            raise BenchError(f"--workers must be at least 1, got {workers}")
+        self.workers = workers
+
+    def run(self, tasks: Sequence[CellTask], on_event: EventSink) -> list[CellResult]:
+        """Run the tasks on the pool and relay events through a manager queue."""
+        ctx = mp.get_context("spawn")
+        with ctx.Manager() as manager:
+            q: queue.Queue[CellEvent | None] = manager.Queue()
+            relay = threading.Thread(target=_drain, args=(q, on_event), daemon=True)
+            relay.start()
+            results: dict[str, CellResult] = {}
+            with ProcessPoolExecutor(self.workers, mp_context=ctx) as pool:
+                futures = {pool.submit(_worker, t, q): t for t in tasks}
+                for fut in as_completed(futures):
+                    task = futures[fut]
+                    try:
+                        results[task.cell.name] = fut.result()
+                    except Exception as err:  # the worker process died
+                        results[task.cell.name] = CellResult(
+                            task.cell.name, 0, 0, None, 0.0, f"worker died: {err}")
+            q.put(None)
+            relay.join()
+        return [results[t.cell.name] for t in tasks]
+
+
+def _drain(q: queue.Queue[CellEvent | None], on_event: EventSink) -> None:
+    while (event := q.get()) is not None:
+        on_event(event)
+
+
+def make_executor(kind: str, workers: int, scheduler: str | None = None) -> Executor:
+    """The executor named by a suite or `--executor`."""
+    if kind == "serial":
+        return SerialExecutor()
+    if kind == "processes":
+        return ProcessExecutor(workers)
+    if kind == "dask":
+        from bench.dask_executor import DaskExecutor
+
+        return DaskExecutor(workers, scheduler)
+    raise BenchError(f"unknown executor {kind!r}; choose one of: serial, processes, dask")

@@ -1,0 +1,154 @@
+"""The live MNIST objective: suggest the seed's hyperparameters, train, report, prune.
+
+`LiveObjective.evaluate(trial, params)` is what the harness calls (it times suggestion
+separately); `LiveObjective(trial)` is the plain Optuna objective for `study.optimize`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+from bench.datasets import Splits, check_dataset_name, check_validation, load_dataset
+from bench.devices import resolve_device
+from bench.errors import BenchError
+from bench.spaces import ParamValue, SearchSpace, get_space
+from bench.training import NetworkConfig, ReportPoint, TrainSettings, train, trial_seed
+
+
+@dataclass(frozen=True)
+class ObjectiveSpec:
+    """Everything that determines the objective's value for given parameters and seed."""
+
+    dataset: str = "mnist"
+    space: str = "seed"
+    epochs: int = 2
+    validation: str = "holdout"
+    report_every: int | None = None
+    reports_per_epoch: int = 1
+    batch_size: int = 64
+
+    def validate(self) -> None:
+        """Raise BenchError on an unknown name or a bad count."""
+        check_dataset_name(self.dataset)
+        check_validation(self.validation)
+        get_space(self.space)
+        self.settings().validate()
+
+    def settings(self) -> TrainSettings:
+        """The training settings this spec implies."""
+        return TrainSettings(self.epochs, self.report_every, self.reports_per_epoch,
+                             self.batch_size)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form, stored with each cell."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a trial ended and what to record on it."""
+
+    value: float
+    pruned: bool
+    reports: tuple[ReportPoint, ...]
+    attrs: dict[str, Any] = field(default_factory=dict)
+    objective_s: float = 0.0  # training and evaluation seconds
+    prune_s: float = 0.0  # seconds spent in the pruner's should_prune
+
+
+def network_config(params: dict[str, ParamValue]) -> NetworkConfig:
+    """Map a space's parameters (seed or conditional) to the network to train."""
+    if "hidden_size" in params:
+        hidden: tuple[int, ...] = (int(params["hidden_size"]),)
+    else:
+        n_layers = int(params["n_layers"])
+        hidden = tuple(int(params[f"hidden_size_{i}"]) for i in range(1, n_layers + 1))
+    return NetworkConfig(
+        hidden_sizes=hidden,
+        learning_rate=float(params["learning_rate"]),
+        optimizer=str(params.get("optimizer", "adam")),
+        momentum=float(params.get("momentum", 0.0)),
+    )
+
+
+class LiveObjective:
+    """Trains the seed's network on real data for each trial.
+
+    Args:
+        spec: dataset, space, epochs, validation protocol and report interval.
+        device: a device name (`cpu`, `cuda`, `mps`, `auto`).
+        study_seed: with the trial number, seeds every random draw of a trial.
+        data_root: where the dataset files live (default: the user cache).
+    """
+
+    def __init__(
+        self,
+        spec: ObjectiveSpec,
+        device: str = "cpu",
+        study_seed: int = 0,
+        data_root: Path | None = None,
+    ) -> None:
+        spec.validate()
+        self.spec = spec
+        self.space: SearchSpace = get_space(spec.space)
+        self.device = resolve_device(device)
+        self.study_seed = study_seed
+        self.data_root = data_root
+        self._data: Splits | None = None
+
+    @property
+    def data(self) -> Splits:
+        """The dataset's splits on the device, loaded on first use."""
+        if self._data is None:
+            self._data = load_dataset(self.spec.dataset, device=self.device,
+                                      validation=self.spec.validation, data_root=self.data_root)
+        return self._data
+
+    def evaluate(self, trial: optuna.Trial, params: dict[str, ParamValue]) -> Outcome:
+        """Train with `params`, reporting each validation score to `trial` and pruning."""
+        data = self.data
+        prune_s = 0.0
+
+        def on_report(point: ReportPoint) -> bool:
+            nonlocal prune_s
+            trial.report(point.accuracy, point.step)
+            t0 = time.perf_counter()
+            stop = trial.should_prune()
+            prune_s += time.perf_counter() - t0
+            return stop
+
+        t0 = time.perf_counter()
+        result = train(network_config(params), data, self.spec.settings(),
+                       trial_seed(self.study_seed, trial.number), on_report)
+        objective_s = time.perf_counter() - t0 - prune_s
+        last = result.reports[-1]
+        attrs = {
+            "train_s": result.train_s,
+            "eval_s": result.eval_s,
+            "epochs_completed": last.epoch,
+            "steps_completed": last.optimizer_steps,
+            "device": str(self.device),
+            "test_accuracy": result.test_accuracy,
+        }
+        return Outcome(result.accuracy, result.stopped_early, result.reports, attrs,
+                       objective_s, prune_s)
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        """A plain Optuna objective: suggest, train, raise TrialPruned when pruned."""
+        outcome = self.evaluate(trial, self.space.suggest(trial))
+        for key, value in outcome.attrs.items():
+            trial.set_user_attr(key, value)
+        if outcome.pruned:
+            raise optuna.TrialPruned()
+        return outcome.value
+
+
+def check_positive(name: str, value: int | None) -> None:
+    """Raise BenchError unless `value` is None or a positive integer."""
+    if value is not None and value < 1:
+        raise BenchError(f"{name} must be a positive integer, got {value}")

@@ -1,0 +1,201 @@
+"""The fast training loop: data held as tensors on the device, no per-batch host sync.
+
+Same objective as the seed example (Adam, cross-entropy, batch size 64, shuffled every
+epoch, last partial batch kept), without torchvision's per-image transform and the DataLoader.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from bench.datasets import Splits
+from bench.devices import synchronize
+from bench.errors import BenchError
+from bench.network import build_network
+
+OPTIMIZERS = ("adam", "sgd")
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """What one trial trains: the hyperparameters, already chosen."""
+
+    hidden_sizes: tuple[int, ...]
+    learning_rate: float
+    optimizer: str = "adam"
+    momentum: float = 0.0
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """How long and how finely to train and report.
+
+    Attributes:
+        epochs: passes over the training split.
+        report_every: report validation accuracy every this many optimizer steps (and at
+            the last step); None reports `reports_per_epoch` times per epoch.
+        reports_per_epoch: evenly spaced reports per epoch when `report_every` is None.
+        batch_size: minibatch size (the seed's 64).
+    """
+
+    epochs: int = 2
+    report_every: int | None = None
+    reports_per_epoch: int = 1
+    batch_size: int = 64
+
+    def validate(self) -> None:
+        """Raise BenchError on a non-positive count."""
+        if self.epochs < 1:
+            raise BenchError(f"epochs must be at least 1, got {self.epochs}")
+        if self.report_every is not None and self.report_every < 1:
+            raise BenchError(
+                f"report_every must be a positive number of steps, got {self.report_every}"
+            )
+        if self.reports_per_epoch < 1:
+            raise BenchError(
+                f"reports_per_epoch must be at least 1, got {self.reports_per_epoch}"
+            )
+        if self.batch_size < 1:
+            raise BenchError(f"batch_size must be at least 1, got {self.batch_size}")
+
+    def report_steps(self, steps_per_epoch: int) -> list[int]:
+        """The 1-based global optimizer steps after which validation accuracy is reported."""
+        total = steps_per_epoch * self.epochs
+        if self.report_every is not None:
+            points = list(range(self.report_every, total + 1, self.report_every))
+            return points if points and points[-1] == total else [*points, total]
+        r = min(self.reports_per_epoch, steps_per_epoch)
+        within = [-(-k * steps_per_epoch // r) for k in range(1, r + 1)]
+        return [e * steps_per_epoch + s for e in range(self.epochs) for s in within]
+
+
+@dataclass(frozen=True)
+class ReportPoint:
+    """One intermediate validation score, with the cost of getting there."""
+
+    step: int  # 1-based index of this report
+    epoch: float  # epochs consumed so far (fractional with report_every)
+    optimizer_steps: int
+    accuracy: float
+    train_s: float  # training seconds since the previous report
+    eval_s: float  # seconds this evaluation took
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a training run produced; `test_accuracy` is None when stopped early."""
+
+    reports: tuple[ReportPoint, ...]
+    stopped_early: bool
+    test_accuracy: float | None
+    test_s: float = 0.0
+
+    @property
+    def accuracy(self) -> float:
+        """The last reported validation accuracy."""
+        return self.reports[-1].accuracy
+
+    @property
+    def train_s(self) -> float:
+        """Total training seconds."""
+        return sum(r.train_s for r in self.reports)
+
+    @property
+    def eval_s(self) -> float:
+        """Total evaluation seconds (validation reports and the final test pass)."""
+        return sum(r.eval_s for r in self.reports) + self.test_s
+
+
+def trial_seed(study_seed: int, trial_number: int) -> int:
+    """The torch seed of one trial, derived from (study seed, trial number)."""
+    state = np.random.SeedSequence([study_seed, trial_number]).generate_state(2, np.uint32)
+    return int(state[0]) << 32 | int(state[1])
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, chunk: int = 10_000) -> float:
+    """Share of rows of `x` whose argmax prediction equals `y` (one host sync)."""
+    correct = torch.zeros((), dtype=torch.int64, device=x.device)
+    for i in range(0, len(x), chunk):
+        correct += (model(x[i : i + chunk]).argmax(dim=1) == y[i : i + chunk]).sum()
+    return int(correct.item()) / len(x)
+
+
+def _optimizer(model: nn.Module, config: NetworkConfig) -> torch.optim.Optimizer:
+    fused = model[0].weight.device.type in ("cpu", "cuda")
+    if config.optimizer == "adam":
+        return torch.optim.Adam(model.parameters(), lr=config.learning_rate, fused=fused)
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(
+            model.parameters(), lr=config.learning_rate, momentum=config.momentum, fused=fused
+        )
+    raise BenchError(f"unknown optimizer {config.optimizer!r}; choose one of: adam, sgd")
+
+
+def train(
+    config: NetworkConfig,
+    data: Splits,
+    settings: TrainSettings,
+    seed: int,
+    on_report: Callable[[ReportPoint], bool] | None = None,
+) -> TrainResult:
+    """Train one network and report validation accuracy as it goes.
+
+    Args:
+        config: the hyperparameters.
+        data: splits already on the target device.
+        settings: epochs, report interval and batch size.
+        seed: seeds the initialisation and every epoch's shuffle (see `trial_seed`).
+        on_report: called at each report; returning True stops training (pruning).
+    """
+    settings.validate()
+    device = data.train_x.device
+    generator = torch.Generator().manual_seed(seed)
+    model = build_network(data.n_features, config.hidden_sizes, generator, device)
+    optimizer = _optimizer(model, config)
+    loss_fn = nn.CrossEntropyLoss()
+    n = len(data.train_x)
+    bs = settings.batch_size
+    steps_per_epoch = -(-n // bs)
+    report_at = set(settings.report_steps(steps_per_epoch))
+    reports: list[ReportPoint] = []
+    steps = 0
+    synchronize(device)
+    clock = time.perf_counter()
+    for _epoch in range(settings.epochs):
+        order = torch.randperm(n, generator=generator).to(device)
+        for start in range(0, n, bs):
+            idx = order[start : start + bs]
+            optimizer.zero_grad(set_to_none=True)
+            loss_fn(model(data.train_x[idx]), data.train_y[idx]).backward()
+            optimizer.step()
+            steps += 1
+            if steps not in report_at:
+                continue
+            synchronize(device)
+            t_eval = time.perf_counter()
+            train_s = t_eval - clock
+            score = accuracy(model, data.val_x, data.val_y)
+            clock = time.perf_counter()
+            point = ReportPoint(
+                step=len(reports) + 1,
+                epoch=steps / steps_per_epoch,
+                optimizer_steps=steps,
+                accuracy=score,
+                train_s=train_s,
+                eval_s=clock - t_eval,
+            )
+            reports.append(point)
+            if on_report is not None and on_report(point):
+                return TrainResult(tuple(reports), stopped_early=True, test_accuracy=None)
+            clock = time.perf_counter()
+    t_test = time.perf_counter()
+    test = accuracy(model, data.test_x, data.test_y)
+    return TrainResult(tuple(reports), stopped_early=False, test_accuracy=test,
+                       test_s=time.perf_counter() - t_test)

@@ -1,0 +1,133 @@
+"""Best-so-far curves per cell and their resampling onto a common axis.
+
+Definitions:
+    - A cell is one (strategy, pruner, device, seed); its trials ran serially, numbered in
+      the order they ran. Rows are ordered by trial number; `k` is the 1-based position.
+    - best-so-far after trial k = max `value` over COMPLETE trials 1..k of the cell. Before
+      the first COMPLETE trial it is undefined (NaN: nothing is plotted there). Pruned and
+      failed trials never raise it.
+    - Axes: the trial number k; wall-clock time = cumulative `duration_s` at each trial's end;
+      epochs = cumulative `epochs_completed`.
+    - Carry-forward resampling onto a grid: the value at grid point t is the best-so-far of
+      the last trial that finished at or before t (undefined before the first one; the final
+      best after the last one). Never the first record after t, which flatters curves.
+    - Quantiles across seeds (`seed_quantiles`): undefined values rank below every defined
+      one, and a quantile that involves an undefined value is itself undefined. So the median
+      appears only once at least half the seeds have a COMPLETE trial.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+CELL_KEYS: list[str] = ["strategy", "pruner", "device", "seed"]
+PAIR_KEYS: list[str] = ["strategy", "pruner", "device"]
+FloatArray = npt.NDArray[np.float64]
+
+
+def best_so_far(trials: pd.DataFrame) -> pd.DataFrame:
+    """Add the per-cell running quantities to a trials table.
+
+    Args:
+        trials: The trials table (`bench.schema.TRIALS_COLUMNS`).
+
+    Returns:
+        A copy sorted by cell and trial number with added columns: `k` (1-based trial
+        position in the cell), `complete` (bool), `best` (best-so-far, NaN while undefined),
+        `elapsed_s` (cumulative `duration_s`), `epochs_used` (cumulative `epochs_completed`).
+    """
+    df = trials.sort_values([*CELL_KEYS, "trial"], kind="stable").reset_index(drop=True)
+    groups = df.groupby(CELL_KEYS, sort=False, observed=True)
+    df["k"] = groups.cumcount().astype("int64") + 1
+    df["complete"] = (df["state"] == "COMPLETE").fillna(False).astype(bool)
+    done = df["value"].astype("float64").where(df["complete"])
+    running = done.groupby([df[c] for c in CELL_KEYS], sort=False, observed=True).cummax()
+    df["best"] = running.groupby([df[c] for c in CELL_KEYS], sort=False, observed=True).ffill()
+    df["elapsed_s"] = groups["duration_s"].cumsum().astype("float64")
+    df["epochs_used"] = groups["epochs_completed"].cumsum().astype("float64")
+    return df
+
+
+def carry_forward(x: npt.ArrayLike, y: npt.ArrayLike, grid: npt.ArrayLike) -> FloatArray:
+    """Resample a step curve onto `grid` by carrying the last value forward.
+
+    Args:
+        x: Non-decreasing positions of the records (e.g. cumulative seconds at trial ends).
+        y: The value recorded at each position (NaN where undefined).
+        grid: The points to evaluate at.
+
+    Returns:
+        For each grid point t, the `y` of the last record with x <= t; NaN before the first.
+    """
+    xs = np.asarray(x, dtype=np.float64)
+    ys = np.asarray(y, dtype=np.float64)
+    g = np.asarray(grid, dtype=np.float64)
+    idx = np.searchsorted(xs, g, side="right") - 1
+    out = np.full(g.shape, np.nan)
+    ok = idx >= 0
+    out[ok] = ys[idx[ok]]
+    return out
+
+
+def seed_quantiles(curves: FloatArray, qs: Sequence[float]) -> FloatArray:
+    """Quantiles across seeds (axis 0) where undefined values rank lowest.
+
+    Args:
+        curves: Matrix of shape (seeds, grid points); NaN where undefined.
+        qs: Quantiles in [0, 1].
+
+    Returns:
+        Matrix of shape (len(qs), grid points); NaN where a quantile touches an undefined
+        value.
+    """
+    filled = np.where(np.isnan(curves), -np.inf, curves)
+    with np.errstate(invalid="ignore"):
+        out = np.quantile(filled, list(qs), axis=0)
+    return np.where(np.isfinite(out), out, np.nan)
+
+
+def resample_cells(
+    curves: pd.DataFrame, x: str, grid: npt.ArrayLike
+) -> dict[tuple[str, str, str], FloatArray]:
+    """Carry each cell's best-so-far forward onto `grid`, stacked per strategy/pruner/device.
+
+    Args:
+        curves: Output of `best_so_far`.
+        x: The axis column: "k", "elapsed_s" or "epochs_used".
+        grid: The common grid.
+
+    Returns:
+        For each (strategy, pruner, device), a (seeds, grid points) matrix, seeds in order.
+    """
+    g = np.asarray(grid, dtype=np.float64)
+    out: dict[tuple[str, str, str], FloatArray] = {}
+    xs = curves[x].to_numpy(dtype=np.float64)
+    ys = curves["best"].to_numpy(dtype=np.float64)
+    for key, rows in curves.groupby(PAIR_KEYS, sort=True, observed=True).indices.items():
+        cell_of = curves["seed"].to_numpy()[rows]
+        bounds = np.flatnonzero(np.diff(cell_of)) + 1
+        parts = np.split(rows, bounds)
+        out[(str(key[0]), str(key[1]), str(key[2]))] = np.vstack(
+            [carry_forward(xs[p], ys[p], g) for p in parts])
+    return out
+
+
+def axis_grid(curves: pd.DataFrame, x: str, n_points: int = 200) -> FloatArray:
+    """A common grid for one axis: trial numbers 1..max, or `n_points` from 0 to the maximum.
+
+    Args:
+        curves: Output of `best_so_far` (for one device).
+        x: The axis column: "k", "elapsed_s" or "epochs_used".
+        n_points: Number of grid points for the continuous axes.
+
+    Returns:
+        The grid.
+    """
+    top = float(curves[x].max()) if len(curves) else 0.0
+    if x == "k":
+        return np.arange(1.0, top + 1.0)
+    return np.linspace(0.0, max(top, 0.0), n_points)

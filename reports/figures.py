@@ -1,0 +1,248 @@
+"""Figures: `plot_*(summary, ax=None) -> Axes` only draw what a summary says.
+
+No function here writes files, calls `sns.set_theme`, or changes rcParams; colours and line
+styles come from `reports.styles`. `make_figures` builds the report's figures as
+`matplotlib.figure.Figure` objects (no pyplot state), one panel per device where curves are
+compared, and leaves saving them to `reports.writer`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pandas as pd
+import seaborn as sns
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator, PercentFormatter
+
+from reports.styles import device_colour, pair_label, pruner_linestyle, sampler_colour
+from reports.summaries import ReportSummaries
+
+ACCURACY = "validation accuracy (%)"
+AXIS_LABELS: dict[str, str] = {
+    "k": "Trial number",
+    "elapsed_s": "Wall-clock time (s, cumulative trial durations)",
+    "epochs_used": "Epochs consumed (cumulative)",
+}
+
+
+def _axes(ax: Axes | None) -> Axes:
+    return ax if ax is not None else Figure(layout="constrained").add_subplot()
+
+
+def seed_text(counts: pd.Series) -> str:
+    """'5 seeds' when every pair has the same count, else '3-5 seeds per pair'.
+
+    Args:
+        counts: Seed counts, one per pair.
+
+    Returns:
+        The phrase.
+    """
+    lo, hi = int(counts.min()), int(counts.max())
+    return f"{hi} seed{'s' * (hi != 1)}" if lo == hi else f"{lo}-{hi} seeds per pair"
+
+
+def _pairs(df: pd.DataFrame) -> Iterator[tuple[str, str, pd.DataFrame]]:
+    for (strategy, pruner), sub in df.groupby(["strategy", "pruner"], sort=True,
+                                              observed=True):
+        yield str(strategy), str(pruner), sub
+
+
+def plot_best_so_far(summary: pd.DataFrame, ax: Axes | None = None, *, axis: str = "k",
+                     target: float | None = None) -> Axes:
+    """Median best-so-far (line) and interquartile range (band) over seeds, per pair.
+
+    Args:
+        summary: `summarize_curves` output for one device.
+        ax: Axes to draw on (a new Figure's when None).
+        axis: The x axis the summary was made on: "k", "elapsed_s" or "epochs_used".
+        target: Draw a dotted horizontal line at this accuracy.
+
+    Returns:
+        The axes; one line labelled "strategy / pruner (n=seeds)" per pair.
+    """
+    ax = _axes(ax)
+    for strategy, pruner, sub in _pairs(summary):
+        colour = sampler_colour(strategy)
+        n = int(sub["n_seeds"].iloc[0])
+        ax.plot(sub["x"], sub["median"], color=colour, linestyle=pruner_linestyle(pruner),
+                drawstyle="steps-post", label=f"{pair_label(strategy, pruner)} (n={n})")
+        ax.fill_between(sub["x"], sub["q25"], sub["q75"], color=colour, alpha=0.15,
+                        step="post", linewidth=0)
+    if target is not None:
+        ax.axhline(target, color="0.4", linestyle=":", linewidth=1, label=f"target {target:.1%}")
+    ax.set_xlabel(AXIS_LABELS[axis])
+    ax.set_ylabel(f"Best-so-far {ACCURACY}")
+    ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
+    if axis == "k":
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    counts = summary.groupby(["strategy", "pruner"], observed=True)["n_seeds"].first()
+    device = ", ".join(summary["device"].unique().astype(str))
+    ax.set_title(f"{device}: median and IQR over {seed_text(counts)}")
+    ax.legend(fontsize="small", loc="lower right")
+    return ax
+
+
+def _labelled(df: pd.DataFrame, n: pd.Series) -> pd.DataFrame:
+    multi = df["device"].nunique() > 1
+    labels = [f"{pair_label(s, p)}{f' [{d}]' if multi else ''}\n(n={n[(s, p, d)]})"
+              for s, p, d in zip(df["strategy"], df["pruner"], df["device"], strict=True)]
+    return df.assign(label=labels)
+
+
+def plot_final_best(cells: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """Distribution of final best validation accuracy over seeds: box plus one point per seed.
+
+    Args:
+        cells: `summarize_cells` output.
+        ax: Axes to draw on (a new Figure's when None).
+
+    Returns:
+        The axes; one box per pair, tick labels carry the seed counts.
+    """
+    ax = _axes(ax)
+    keys = ["strategy", "pruner", "device"]
+    data = cells.dropna(subset=["final_best"]).sort_values([*keys, "seed"])
+    data = _labelled(data, data.groupby(keys, observed=True)["seed"].nunique())
+    palette = {s: sampler_colour(s) for s in data["strategy"].unique()}
+    sns.boxplot(data=data, x="label", y="final_best", hue="strategy", palette=palette,
+                dodge=False, showfliers=False, legend=False, ax=ax, boxprops={"alpha": 0.6})
+    sns.stripplot(data=data, x="label", y="final_best", color="black", size=3, jitter=0.15,
+                  legend=False, ax=ax)
+    ax.set_xlabel("Sampler / pruner")
+    ax.set_ylabel(f"Final best {ACCURACY}")
+    ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
+    ax.tick_params(axis="x", labelsize="small")
+    counts = data.groupby(keys, observed=True)["seed"].nunique()
+    ax.set_title(f"Final best over {seed_text(counts)} (box: quartiles; points: seeds)")
+    return ax
+
+
+def plot_average_rank(ranks: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """Average rank of each pair after each trial (1 = best), for one device.
+
+    Args:
+        ranks: `summarize_ranks` output for one device.
+        ax: Axes to draw on (a new Figure's when None).
+
+    Returns:
+        The axes; one line per pair, rank 1 at the top.
+    """
+    ax = _axes(ax)
+    for strategy, pruner, sub in _pairs(ranks):
+        ax.plot(sub["k"], sub["mean_rank"], color=sampler_colour(strategy),
+                linestyle=pruner_linestyle(pruner), drawstyle="steps-post",
+                label=pair_label(strategy, pruner))
+    ax.set_xlabel(AXIS_LABELS["k"])
+    ax.set_ylabel("Average rank (1 = best)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if not ax.yaxis_inverted():
+        ax.invert_yaxis()
+    n_seeds = int(ranks["n_seeds"].max()) if len(ranks) else 0
+    device = ", ".join(ranks["device"].unique().astype(str))
+    ax.set_title(f"{device}: average rank over {n_seeds} seed{'s' * (n_seeds != 1)} "
+                 "(same seed numbers compared)")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def plot_trial_times(times: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """Per-trial wall time by pair, one box per device (CPU vs GPU when both are present).
+
+    Args:
+        times: `summarize_trial_times` output.
+        ax: Axes to draw on (a new Figure's when None).
+
+    Returns:
+        The axes; boxes coloured by device, whiskers 1.5 IQR, outliers not drawn.
+    """
+    ax = _axes(ax)
+    data = times.sort_values(["strategy", "pruner", "device"]).assign(
+        label=lambda d: [pair_label(s, p) for s, p in zip(d["strategy"], d["pruner"],
+                                                           strict=True)])
+    palette = {d: device_colour(d) for d in data["device"].unique()}
+    sns.boxplot(data=data, x="label", y="duration_s", hue="device", palette=palette,
+                showfliers=False, ax=ax)
+    ax.set_xlabel("Sampler / pruner")
+    ax.set_ylabel("Wall time per trial (s)")
+    ax.tick_params(axis="x", labelsize="small")
+    n_seeds = int(data.groupby(["strategy", "pruner", "device"], observed=True)["seed"]
+                  .nunique().max()) if len(data) else 0
+    ax.set_title(f"Per-trial wall time by device ({len(data)} trials, up to {n_seeds} seeds "
+                 "per pair)")
+    return ax
+
+
+def plot_pruning(pruning: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """Where pruners stopped trials: share of each pair's trials pruned after each epoch.
+
+    Args:
+        pruning: `summarize_pruning` output.
+        ax: Axes to draw on (a new Figure's when None).
+
+    Returns:
+        The axes; one line with markers per pair (and device) that pruned anything.
+    """
+    ax = _axes(ax)
+    multi = pruning["device"].nunique() > 1
+    for strategy, pruner, sub in _pairs(pruning):
+        for device, rows in sub.groupby("device", sort=True, observed=True):
+            label = f"{pair_label(strategy, pruner)}{f' [{device}]' if multi else ''}"
+            ax.plot(rows["epochs_at_stop"], rows["share"], marker="o",
+                    color=sampler_colour(strategy), linestyle=pruner_linestyle(pruner),
+                    label=f"{label} (n={int(rows['n_seeds'].iloc[0])})")
+    if pruning.empty:
+        ax.text(0.5, 0.5, "No trial was pruned", ha="center", va="center",
+                transform=ax.transAxes)
+    else:
+        ax.legend(fontsize="small")
+    ax.set_xlabel("Epochs completed when pruned")
+    ax.set_ylabel("Trials pruned there (% of the pair's trials)")
+    ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
+    n = int(pruning["n_seeds"].max()) if len(pruning) else 0
+    ax.set_title(f"Where pruning stopped trials ({n} seeds per pair)" if n
+                 else "Where pruning stopped trials")
+    return ax
+
+
+def _per_device(frame: pd.DataFrame, width: float = 6.4,
+                height: float = 4.6) -> tuple[Figure, list[tuple[str, pd.DataFrame, Axes]]]:
+    devices = sorted(frame["device"].unique().astype(str))
+    fig = Figure(figsize=(width * max(len(devices), 1), height), layout="constrained")
+    axes = fig.subplots(1, max(len(devices), 1), squeeze=False)[0]
+    return fig, [(d, frame[frame["device"] == d], a) for d, a in zip(devices, axes, strict=False)]
+
+
+def make_figures(s: ReportSummaries) -> dict[str, Figure]:
+    """Build every report figure.
+
+    Args:
+        s: The report's summaries.
+
+    Returns:
+        Figures by file stem, in report order.
+    """
+    figs: dict[str, Figure] = {}
+    for name, axis in (("best_vs_trial", "k"), ("best_vs_time", "elapsed_s"),
+                       ("best_vs_epochs", "epochs_used")):
+        fig, panels = _per_device(s.curves[axis])
+        for _, sub, ax in panels:
+            plot_best_so_far(sub, ax, axis=axis, target=s.target)
+        figs[name] = fig
+    n_pairs = s.cells.groupby(["strategy", "pruner", "device"], observed=True).ngroups
+    fig = Figure(figsize=(max(6.4, 1.3 * n_pairs), 4.6), layout="constrained")
+    plot_final_best(s.cells, fig.add_subplot())
+    figs["final_best"] = fig
+    fig, panels = _per_device(s.ranks)
+    for _, sub, ax in panels:
+        plot_average_rank(sub, ax)
+    figs["average_rank"] = fig
+    fig = Figure(figsize=(max(6.4, 1.3 * n_pairs), 4.6), layout="constrained")
+    plot_trial_times(s.times, fig.add_subplot())
+    figs["trial_time"] = fig
+    fig = Figure(figsize=(6.4, 4.6), layout="constrained")
+    plot_pruning(s.pruning, fig.add_subplot())
+    figs["pruning"] = fig
+    return figs
