@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,12 +20,21 @@ from bench.cells import Cell, first_difference
 from bench.errors import BenchError
 from bench.machine import machine_info, versions
 from bench.objectives import Objective, build_objective
-from bench.storage import open_storage
-from strategies.registry import build_pruner, build_sampler
+from bench.storage import (
+    copy_finished_study,
+    heartbeat_ages,
+    heartbeat_of,
+    open_storage,
+    trial_heartbeat,
+)
+from strategies.registry import build_pruner, build_sampler, keeps_seed_on_resume
 
 FAIL_REASON = "fail_reason"
+TRIAL_ATTR = "samplerbench"  # per-trial measurements, one JSON object
 STALE = "stale: left RUNNING by a stopped process"
 NON_FINITE = "non-finite value"
+INTERRUPTED = "interrupted"
+CONSTANT_LIAR = ("tpe", "tpe-multivariate")  # samplers that take constant_liar
 
 
 @dataclass(frozen=True)
@@ -45,6 +56,7 @@ class CellEvent:
     budget: int
     best: float | None
     finished: bool = False
+    new: int = 1  # trials run since the previous event of this cell
 
 
 @dataclass(frozen=True)
@@ -57,6 +69,15 @@ class CellResult:
     best: float | None
     seconds: float
     error: str | None = None
+
+
+def grid_exhausted(study: optuna.Study, done: int) -> bool:
+    """True when a grid sampler has visited every point (cheap until `done` reaches the grid's
+    size: Optuna's own check costs grid size x trials)."""
+    sampler = study.sampler
+    if not isinstance(sampler, GridSampler) or done < len(sampler._all_grids):
+        return False
+    return sampler.is_exhausted(study)
 
 
 def counts_toward_budget(trial: optuna.trial.FrozenTrial) -> bool:
@@ -114,14 +135,58 @@ def _at(obj: Any, path: str) -> Any:
 
 
 def fail_stale_trials(study: optuna.Study) -> int:
-    """Mark trials left RUNNING by a killed process as FAIL; they do not count."""
+    """Mark trials left RUNNING by a killed process as FAIL; they do not count.
+
+    Called once when a session starts, before it runs a trial of its own (so RUNNING trials
+    of its own parallel workers are never taken for stale): an executor runs a cell in one
+    session at a time, so every RUNNING trial then belongs to a stopped process. With RDB
+    heartbeats the session first waits until each of them has been silent for the grace
+    period (a worker killed a moment ago may have beaten just now) and refuses to go on while
+    one keeps beating, since another live process is then running this cell.
+    """
     storage = study._storage
+    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    interval = heartbeat_of(storage)
+    if running and interval is not None:
+        _wait_until_silent(storage, {t._trial_id: t.number for t in running}, interval,
+                           study.study_name)
+        running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
     n = 0
-    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        storage.set_trial_user_attr(t._trial_id, FAIL_REASON, STALE)
-        storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+    for t in running:
+        try:
+            storage.set_trial_user_attr(t._trial_id, FAIL_REASON, STALE)
+            storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue  # its own process finished it after all
         n += 1
     return n
+
+
+def _wait_until_silent(storage: optuna.storages.BaseStorage, numbers: dict[int, int],
+                       interval: int, name: str) -> None:
+    grace = 2 * interval
+    deadline = time.monotonic() + grace + interval
+    while True:
+        ages = heartbeat_ages(storage, list(numbers))
+        live = [tid for tid, age in ages.items() if age is not None and age <= grace]
+        if not live:
+            return
+        if time.monotonic() >= deadline:
+            raise BenchError(
+                f"trial {numbers[live[0]]} of study {name!r} is RUNNING and its process still "
+                "sends heartbeats, so another process is running this cell; stop that process "
+                "or let it finish, then run again"
+            )
+        time.sleep(min(1.0, interval / 2))
+
+
+def sampler_options(cell: Cell) -> dict[str, Any]:
+    """The strategy's options; with trials in parallel, TPE's constant liar is on (unless the
+    suite sets it) so that concurrent asks do not all pick the same point."""
+    options = cell.strategy.options_dict()
+    if cell.trials_in_parallel > 1 and cell.strategy.name in CONSTANT_LIAR:
+        options.setdefault("constant_liar", True)
+    return options
 
 
 def open_cell_study(task: CellTask, objective: Objective,
@@ -139,7 +204,9 @@ def open_cell_study(task: CellTask, objective: Objective,
     if existing and "samplerbench_spec" in study.user_attrs:
         _check_stored(study, attrs, cell.name)
     else:
-        for key, value in attrs.items():
+        # The spec goes last: its presence means every label was written, so a process killed
+        # between these writes leaves a study that the next session labels again.
+        for key, value in sorted(attrs.items(), key=lambda kv: kv[0] == "samplerbench_spec"):
             study.set_user_attr(key, value)
     study.set_user_attr("samplerbench_budget", cell.trials)
     return study
@@ -154,20 +221,28 @@ def run_cell(task: CellTask, on_event: Callable[[CellEvent], None] | None = None
     """
     start = time.perf_counter()
     cell = task.cell
-    storage = open_storage(task.storage_url)
+    storage = open_storage(task.storage_url, heartbeat=True)
     objective = build_objective(cell.objective, cell.device, cell.seed,
                                 Path(task.data_root) if task.data_root else None)
+    if objective.time_simulated:
+        return run_replay_cell(task, objective, storage, on_event)
     study = open_cell_study(task, objective, storage)
     fail_stale_trials(study)
     trials = study.get_trials(deepcopy=False)
     done = sum(counts_toward_budget(t) for t in trials)
-    study.sampler = build_sampler(cell.strategy.name, sampler_seed(cell.seed, len(trials)),
-                                  objective.space, cell.strategy.options_dict())
+    session = 0 if keeps_seed_on_resume(cell.strategy.name) else len(trials)
+    study.sampler = build_sampler(cell.strategy.name, sampler_seed(cell.seed, session),
+                                  objective.space, sampler_options(cell))
     study.pruner = build_pruner(cell.pruner.name, cell.pruner.options_dict())
+    if heartbeat_of(storage) is not None:  # the harness beats itself around ask and tell
+        warnings.filterwarnings("ignore", "Heartbeat of storage is supposed", UserWarning)
     ran = 0
     emit = on_event or (lambda _e: None)
-    while done < cell.trials:
-        if isinstance(study.sampler, GridSampler) and study.sampler.is_exhausted(study):
+    if cell.trials_in_parallel > 1:
+        ran = run_parallel_trials(study, objective, cell, done, emit)
+        done += ran
+    while done < cell.trials and cell.trials_in_parallel == 1:
+        if grid_exhausted(study, done):
             study.set_user_attr("samplerbench_grid_exhausted_after", done)
             break
         run_trial(study, objective)
@@ -177,6 +252,113 @@ def run_cell(task: CellTask, on_event: Callable[[CellEvent], None] | None = None
     best = _best(study)
     emit(CellEvent(cell.name, done, cell.trials, best, finished=True))
     return CellResult(cell.name, done, ran, best, time.perf_counter() - start)
+
+
+REPLAY_COMPLETE = "samplerbench_replay_complete"
+REPLAY_EVENT_EVERY = 25
+
+
+def run_replay_cell(task: CellTask, objective: Objective, storage: optuna.storages.BaseStorage,
+                    on_event: Callable[[CellEvent], None] | None = None) -> CellResult:
+    """Run a replay cell in memory, then write the finished study to `storage` at once.
+
+    The cell is the unit of resume: a study marked complete is skipped; one cut off while
+    being copied (no completion mark) is deleted and replayed, which is cheap and
+    deterministic.
+    """
+    start = time.perf_counter()
+    cell = task.cell
+    emit = on_event or (lambda _e: None)
+    try:
+        durable = optuna.load_study(study_name=cell.name, storage=storage)
+    except KeyError:
+        durable = None
+    if durable is not None:
+        _check_stored(durable, _study_attrs(task, objective), cell.name)
+        if durable.user_attrs.get(REPLAY_COMPLETE, -1) >= cell.trials:
+            best = _best(durable)
+            emit(CellEvent(cell.name, cell.trials, cell.trials, best, finished=True))
+            return CellResult(cell.name, cell.trials, 0, best, time.perf_counter() - start)
+        storage.delete_study(durable._study_id)
+    memory = optuna.storages.InMemoryStorage()
+    study = optuna.create_study(study_name=cell.name, storage=memory, direction="maximize")
+    for key, value in _study_attrs(task, objective).items():
+        study.set_user_attr(key, value)
+    study.sampler = build_sampler(cell.strategy.name, sampler_seed(cell.seed, 0),
+                                  objective.space, cell.strategy.options_dict())
+    study.pruner = build_pruner(cell.pruner.name, cell.pruner.options_dict())
+    done = 0
+    while done < cell.trials:
+        if grid_exhausted(study, done):
+            study.set_user_attr("samplerbench_grid_exhausted_after", done)
+            break
+        run_trial(study, objective)
+        done += 1
+        if done % REPLAY_EVENT_EVERY == 0:
+            emit(CellEvent(cell.name, done, cell.trials, None, new=REPLAY_EVENT_EVERY))
+    copy_finished_study(study, storage, {REPLAY_COMPLETE: cell.trials})  # the mark goes last
+    best = _best(study)
+    emit(CellEvent(cell.name, done, cell.trials, best, new=done % REPLAY_EVENT_EVERY))
+    emit(CellEvent(cell.name, done, cell.trials, best, finished=True))
+    return CellResult(cell.name, done, done, best, time.perf_counter() - start)
+
+
+def run_parallel_trials(study: optuna.Study, objective: Objective, cell: Cell, done: int,
+                        emit: Callable[[CellEvent], None]) -> int:
+    """Run a cell's trials on `cell.trials_in_parallel` threads that share one study.
+
+    A thread reserves a slot under a lock before it asks, so the cell never runs past its
+    budget however the threads interleave. The first error stops the other threads after
+    their current trial and is raised here.
+
+    Args:
+        study: the cell's study, sampler and pruner set.
+        objective: the objective (evaluated concurrently by the threads).
+        cell: the cell (budget and number of threads).
+        done: trials that already count toward the budget.
+        emit: receives a CellEvent after every trial (called under the lock).
+
+    Returns:
+        How many trials the threads ran.
+    """
+    lock = threading.Lock()
+    count = {"done": done, "running": 0, "ran": 0}
+    errors: list[BaseException] = []
+
+    def reserve() -> bool:
+        with lock:
+            if errors or count["done"] + count["running"] >= cell.trials:
+                return False
+            if grid_exhausted(study, done):
+                study.set_user_attr("samplerbench_grid_exhausted_after", count["done"])
+                return False
+            count["running"] += 1
+            return True
+
+    def work() -> None:
+        while reserve():
+            try:
+                run_trial(study, objective)
+            except BaseException as err:  # handed to the calling thread below
+                with lock:
+                    count["running"] -= 1
+                    errors.append(err)
+                return
+            with lock:
+                count["running"] -= 1
+                count["done"] += 1
+                count["ran"] += 1
+                emit(CellEvent(cell.name, count["done"], cell.trials, _best(study)))
+
+    threads = [threading.Thread(target=work, name=f"{cell.name}-trials-{i}", daemon=True)
+               for i in range(cell.trials_in_parallel)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return count["ran"]
 
 
 def _best(study: optuna.Study) -> float | None:
@@ -192,9 +374,14 @@ def run_trial(study: optuna.Study, objective: Objective) -> None:
     """
     t0 = time.perf_counter()
     trial = study.ask()
-    params = objective.space.suggest(trial)
-    suggest_s = time.perf_counter() - t0
-    outcome = objective.evaluate(trial, params)
+    with trial_heartbeat(study._storage, trial._trial_id):
+        try:
+            params = objective.space.suggest(trial)
+            suggest_s = time.perf_counter() - t0
+            outcome = objective.evaluate(trial, params)
+        except BaseException as err:  # recorded on the trial, then raised again
+            _record_failure(study, trial, err)
+            raise
     sampler_s = suggest_s + outcome.prune_s
     attrs = dict(outcome.attrs)
     attrs["objective_s"] = outcome.objective_s
@@ -202,8 +389,7 @@ def run_trial(study: optuna.Study, objective: Objective) -> None:
     attrs["report_epochs"] = [r.epoch for r in outcome.reports]
     if objective.time_simulated:
         attrs["duration_s"] = outcome.objective_s + sampler_s
-    for key, value in attrs.items():
-        trial.set_user_attr(key, value)
+    trial.set_user_attr(TRIAL_ATTR, attrs)  # one storage write for all of them
     if outcome.pruned:
         study.tell(trial, state=TrialState.PRUNED)
     elif not np.isfinite(outcome.value):
@@ -211,6 +397,19 @@ def run_trial(study: optuna.Study, objective: Objective) -> None:
         study.tell(trial, state=TrialState.FAIL)
     else:
         study.tell(trial, outcome.value)
+
+
+def _record_failure(study: optuna.Study, trial: optuna.Trial, err: BaseException) -> None:
+    """Fail a trial whose objective raised, with the reason; it does not count."""
+    if isinstance(err, KeyboardInterrupt):
+        reason = INTERRUPTED
+    else:
+        reason = f"error: {type(err).__name__}: {err}".splitlines()[0][:300]
+    try:
+        trial.set_user_attr(FAIL_REASON, reason)
+        study.tell(trial, state=TrialState.FAIL)
+    except (OSError, optuna.exceptions.OptunaError):
+        pass  # the storage itself failed: the next session fails the trial as stale
 
 
 def now_iso() -> str:

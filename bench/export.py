@@ -55,7 +55,7 @@ def study_rows(storage: BaseStorage, study: optuna.study.FrozenStudy, sampler: s
         return [], []
     trials, steps = [], []
     for t in storage.get_all_trials(study._study_id, deepcopy=False):
-        a = t.user_attrs
+        a = t.user_attrs.get("samplerbench", t.user_attrs)
         start, end = t.datetime_start, t.datetime_complete
         if "duration_s" in a:
             duration = float(a["duration_s"])

@@ -28,6 +28,11 @@ def cpu_model() -> str:
 
 def machine_info() -> dict[str, Any]:
     """CPU, GPU, CUDA, OS and the harness/torch/Optuna versions, as a JSON-ready dict."""
+    return dict(_machine_info())
+
+
+@cache
+def _machine_info() -> dict[str, Any]:
     cuda = torch.cuda.is_available()
     return {
         "hostname": platform.node(),

@@ -235,12 +235,23 @@ class _Fetch:
             self.say(source, "missing")
             return False
         parts = []
+        short = []
         if missing:
             parts.append("missing " + ", ".join(missing))
+            short.append(parts[-1])
         if self.bad:
             parts.append("checksum mismatch " + ", ".join(self.bad))
-        self.say(source, "; ".join(parts))
+            short.append("checksum mismatch " + ", ".join(self._bad_names()))
+        self.say(source, "; ".join(parts), "; ".join(short))
         return False
+
+    def _bad_names(self) -> list[str]:
+        """Name the existing files whose MD5 did not match.
+
+        Returns:
+            The file names.
+        """
+        return [entry.split(" ", 1)[0] for entry in self.bad]
 
     def verify_fetched(self, staging: Path) -> None:
         """Check that a source produced all files with the expected MD5s.
@@ -278,7 +289,7 @@ class _Fetch:
                 continue
             _install_file(staging / name, self.folder / name, md5)
             installed.append(name)
-        replaced = [entry.split(" ", 1)[0] for entry in self.bad]
+        replaced = self._bad_names()
         note = f" (replaced mismatching {', '.join(replaced)})" if replaced else ""
         self.report(
             f"{self.label}: installed {len(installed)} verified file(s) from {source} "
@@ -298,7 +309,7 @@ class _Fetch:
         """
         tried = ", ".join(f"{attempt.source} ({attempt.outcome})" for attempt in self.attempts)
         if self.bad:
-            bad = ", ".join(entry.split(" ", 1)[0] for entry in self.bad)
+            bad = ", ".join(self._bad_names())
             fix = f"replace {bad} in {self.folder} with the official file(s), or {fix}"
         return DataError(_one_line(f"{name} not found: tried {tried}; {fix}", limit=2000))
 

@@ -141,8 +141,7 @@ class LiveObjective:
     def __call__(self, trial: optuna.Trial) -> float:
         """A plain Optuna objective: suggest, train, raise TrialPruned when pruned."""
         outcome = self.evaluate(trial, self.space.suggest(trial))
-        for key, value in outcome.attrs.items():
-            trial.set_user_attr(key, value)
+        trial.set_user_attr("samplerbench", outcome.attrs)
         if outcome.pruned:
             raise optuna.TrialPruned()
         return outcome.value

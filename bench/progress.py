@@ -33,7 +33,7 @@ class SuiteProgress:
 
     def __call__(self, event: CellEvent) -> None:
         """Take one event from any worker."""
-        step = 0 if event.finished else 1  # one event per trial run, one when the cell ends
+        step = 0 if event.finished else event.new
         self.trials_done += step
         if event.best is not None:
             self.best = event.best if self.best is None else max(self.best, event.best)

@@ -46,6 +46,7 @@ class RunSummary:
     seconds: float
     objective_s: float
     sampler_s: float
+    time_simulated: bool = False
 
     @property
     def failed(self) -> list[CellResult]:
@@ -146,4 +147,4 @@ def run_suite(suite: Suite, options: RunOptions, stream: TextIO | None = None) -
     write_json(out / RUN_FILE, info)
     ran = trials[trials["datetime_start"] >= started]
     return RunSummary(out, results, seconds, float(ran["objective_s"].sum()),
-                      float(ran["sampler_s"].sum()))
+                      float(ran["sampler_s"].sum()), probe.time_simulated)

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import sys
+import threading
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any
 
 import optuna
+from optuna.distributions import distribution_to_json
 from optuna.storages import BaseStorage, JournalStorage, RDBStorage
-from optuna.storages.journal import JournalFileBackend
+from optuna.storages.journal import JournalFileBackend, JournalFileSymlinkLock
+from optuna.storages.journal._storage import JournalOperation
 
 from bench.errors import BenchError
 
 JOURNAL_FILE = "journal.log"
-HEARTBEAT_INTERVAL_S = 30
+HEARTBEAT_INTERVAL_S = 10  # RDB storages: a trial's process beats this often
+HEARTBEAT_ENV = "SAMPLERBENCH_HEARTBEAT_S"  # overrides it (integer seconds), e.g. in tests
 
 
 def resolve_storage_url(setting: str, results_dir: Path) -> str:
@@ -54,12 +64,29 @@ def describe(url: str) -> str:
 
 
 def open_storage(url: str, heartbeat: bool = False) -> BaseStorage:
-    """Open the storage behind `url`; unreachable or unwritable ones raise BenchError.
+    """Open the storage behind `url`, once per process; bad ones raise BenchError.
+
+    Journal storages are cached: each instance replays the whole log when it opens, and
+    later reads are incremental, so reopening per cell would cost O(log size) every time.
 
     Args:
         url: `journal:PATH` or an SQLAlchemy URL.
         heartbeat: turn on RDB heartbeats so trials of dead workers are failed.
     """
+    if url.startswith("journal:"):
+        cached = _JOURNALS.get(url)
+        if cached is not None and cached[0] == os.getpid():
+            return cached[1]
+        storage = _open_storage(url, heartbeat)
+        _JOURNALS[url] = (os.getpid(), storage)
+        return storage
+    return _open_storage(url, heartbeat)
+
+
+_JOURNALS: dict[str, tuple[int, BaseStorage]] = {}
+
+
+def _open_storage(url: str, heartbeat: bool) -> BaseStorage:
     if url.startswith("journal:"):
         path = Path(url.removeprefix("journal:"))
         if not path.parent.is_dir():
@@ -69,21 +96,40 @@ def open_storage(url: str, heartbeat: bool = False) -> BaseStorage:
                              "permissions or choose another --output")
         if not os.access(path.parent, os.W_OK):
             raise BenchError(f"cannot write in {path.parent}; choose a writable --output")
+        dropped = repair_journal_tail(path)
+        if dropped:
+            print(f"samplerbench: journal file {path} ended in a partial record (a writer "
+                  f"was stopped mid-write); dropped its {dropped} bytes", file=sys.stderr)
         try:
             return JournalStorage(JournalFileBackend(str(path)))
         except (ValueError, KeyError, UnicodeDecodeError) as err:
             raise BenchError(f"journal file {path} is corrupt ({err}); restore it from a "
                              "backup or move it away to start afresh") from None
+    import sqlalchemy.exc  # imported here: journal-only runs never load SQLAlchemy
+
     kwargs = {}
     if heartbeat and not is_sqlite(url):
-        kwargs = {"heartbeat_interval": HEARTBEAT_INTERVAL_S,
-                  "grace_period": 2 * HEARTBEAT_INTERVAL_S}
+        interval = heartbeat_interval()
+        kwargs = {"heartbeat_interval": interval, "grace_period": 2 * interval}
     try:
-        return RDBStorage(url, engine_kwargs=_engine_kwargs(url), **kwargs)
-    except (optuna.exceptions.StorageInternalError, ImportError, ValueError) as err:
+        with warnings.catch_warnings():  # heartbeat_interval is marked experimental
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return RDBStorage(driver_url(url), engine_kwargs=_engine_kwargs(url), **kwargs)
+    except (optuna.exceptions.StorageInternalError, sqlalchemy.exc.SQLAlchemyError, ImportError,
+            ValueError) as err:
         reason = str(err).splitlines()[0][:200]
         raise BenchError(f"cannot open storage {describe(url)}: {reason}; check the URL, "
                          "that the server runs and that the database exists") from None
+
+
+def driver_url(url: str) -> str:
+    """The URL with PostgreSQL's driver made explicit: psycopg2, which samplerbench depends on.
+
+    SQLAlchemy 2.1 maps a bare `postgresql://` to psycopg 3, which is not installed.
+    """
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg2://" + url.removeprefix("postgresql://")
+    return url
 
 
 def _engine_kwargs(url: str) -> dict[str, object]:
@@ -92,3 +138,167 @@ def _engine_kwargs(url: str) -> dict[str, object]:
     if is_sqlite(url):
         return {"connect_args": {"timeout": 30}}
     return {}
+
+
+def copy_finished_study(study: optuna.Study, storage: BaseStorage,
+                        final_attrs: dict[str, Any] | None = None) -> None:
+    """Write a finished in-memory study to `storage` under the same name.
+
+    For a journal file, the study's attributes, every trial and `final_attrs` go in one
+    append after the study is created (two locks, two fsyncs), in the exact log format of
+    `JournalStorage`; other storages get Optuna's `copy_study`, then `final_attrs`. Either
+    way `final_attrs` land last, so they can mark the copy complete.
+    """
+    final = dict(final_attrs or {})
+    if not isinstance(storage, JournalStorage):
+        optuna.copy_study(from_study_name=study.study_name, from_storage=study._storage,
+                          to_storage=storage)
+        target = optuna.load_study(study_name=study.study_name, storage=storage)
+        for key, value in final.items():
+            target.set_user_attr(key, value)
+        return
+    target = optuna.create_study(study_name=study.study_name, storage=storage,
+                                 directions=study.directions)
+    sid = target._study_id
+    worker_id = storage._replay_result.worker_id
+
+    def attr_log(key: str, value: Any) -> dict[str, Any]:
+        return {"op_code": JournalOperation.SET_STUDY_USER_ATTR, "worker_id": worker_id,
+                "study_id": sid, "user_attr": {key: value}}
+
+    logs = [attr_log(k, v) for k, v in study.user_attrs.items()]
+    logs += [{"op_code": JournalOperation.CREATE_TRIAL, "worker_id": worker_id,
+              **_trial_log(sid, t)} for t in study.get_trials(deepcopy=False)]
+    logs += [attr_log(k, v) for k, v in final.items()]
+    storage._backend.append_logs(logs)
+
+
+def _trial_log(study_id: int, t: optuna.trial.FrozenTrial) -> dict[str, Any]:
+    def iso(d: dt.datetime | None) -> str | None:
+        return None if d is None else d.astimezone(dt.UTC).isoformat(timespec="microseconds")
+
+    log: dict[str, Any] = {
+        "study_id": study_id, "state": t.state, "value": t.value, "values": None,
+        "datetime_start": iso(t.datetime_start),
+        "distributions": {k: distribution_to_json(d) for k, d in t.distributions.items()},
+        "params": {k: t.distributions[k].to_internal_repr(v) for k, v in t.params.items()},
+        "user_attrs": t.user_attrs, "system_attrs": t.system_attrs,
+        "intermediate_values": t.intermediate_values,
+    }
+    if t.datetime_complete is not None:
+        log["datetime_complete"] = iso(t.datetime_complete)
+    return log
+
+
+def repair_journal_tail(path: Path) -> int:
+    """Cut a partial last record off a journal file and return how many bytes were cut.
+
+    A writer killed (or out of disk) in the middle of an append leaves a last line without
+    its newline. Optuna skips such a line when reading, but the next append would glue onto it
+    and corrupt the file for good. The check runs under the journal's own lock, so a record
+    that another process is writing at this moment is never cut.
+    """
+    if not _ends_partial(path):
+        return 0
+    lock = JournalFileSymlinkLock(str(path))
+    lock.acquire()
+    try:
+        if not _ends_partial(path):
+            return 0
+        with open(path, "r+b") as f:
+            size = f.seek(0, os.SEEK_END)
+            end = size
+            while end > 0:
+                start = max(0, end - 65536)
+                f.seek(start)
+                newline = f.read(end - start).rfind(b"\n")
+                if newline >= 0:
+                    end = start + newline + 1
+                    break
+                end = start
+            f.truncate(end)
+            f.flush()
+            os.fsync(f.fileno())
+        return size - end
+    finally:
+        lock.release()
+
+
+def _ends_partial(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            if f.seek(0, os.SEEK_END) == 0:
+                return False
+            f.seek(-1, os.SEEK_END)
+            return f.read(1) != b"\n"
+    except FileNotFoundError:
+        return False
+
+
+def heartbeat_interval() -> int:
+    """Seconds between heartbeats of a running trial (RDB storages): `$SAMPLERBENCH_HEARTBEAT_S`
+    or HEARTBEAT_INTERVAL_S. A trial is stale after two missed intervals."""
+    raw = os.environ.get(HEARTBEAT_ENV, "")
+    if not raw:
+        return HEARTBEAT_INTERVAL_S
+    if not raw.isdigit() or int(raw) < 1:
+        raise BenchError(f"{HEARTBEAT_ENV} must be a whole number of seconds >= 1, got {raw!r}")
+    return int(raw)
+
+
+def heartbeat_of(storage: BaseStorage) -> int | None:
+    """The storage's heartbeat interval in seconds, or None when it keeps no heartbeats."""
+    get = getattr(storage, "get_heartbeat_interval", None)
+    return get() if callable(get) else None
+
+
+@contextmanager
+def trial_heartbeat(storage: BaseStorage, trial_id: int) -> Iterator[None]:
+    """Record the trial's heartbeat every interval while the block runs (no-op without one).
+
+    Optuna beats only inside `study.optimize`; the harness asks and tells itself, so it beats
+    here.
+    """
+    interval = heartbeat_of(storage)
+    if interval is None:
+        yield
+        return
+    import sqlalchemy.exc
+
+    stop = threading.Event()
+
+    def beat() -> None:
+        while True:
+            # A failed beat is retried at the next interval; a trial that stays silent is
+            # failed as stale by the next session.
+            with suppress(sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError):
+                storage.record_heartbeat(trial_id)  # type: ignore[attr-defined]
+            if stop.wait(interval):
+                return
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{trial_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def heartbeat_ages(storage: BaseStorage, trial_ids: Sequence[int]) -> dict[int, float | None]:
+    """Seconds since each trial's last heartbeat by the database's clock (None: never beat)."""
+    backend = getattr(storage, "_backend", storage)  # unwrap Optuna's cached RDB storage
+    ages: dict[int, float | None] = dict.fromkeys(trial_ids)
+    if not trial_ids or not isinstance(backend, RDBStorage):
+        return ages
+    import sqlalchemy as sa
+
+    beats = sa.table("trial_heartbeats", sa.column("trial_id"), sa.column("heartbeat"))
+    with backend.engine.connect() as conn:
+        now = conn.execute(sa.select(sa.func.now())).scalar()
+        rows = conn.execute(sa.select(beats.c.trial_id, beats.c.heartbeat)
+                            .where(beats.c.trial_id.in_(list(trial_ids)))).all()
+    now = now.replace(tzinfo=None)  # as Optuna compares them: both in the session's zone
+    for trial_id, beat in rows:
+        ages[int(trial_id)] = (now - beat).total_seconds()
+    return ages

@@ -42,12 +42,15 @@ class TrainSettings:
             the last step); None reports `reports_per_epoch` times per epoch.
         reports_per_epoch: evenly spaced reports per epoch when `report_every` is None.
         batch_size: minibatch size (the seed's 64).
+        test_each_epoch: also score the test split at every epoch end (for tabulation);
+            its seconds go to `ReportPoint.test_s`, not `eval_s`.
     """
 
     epochs: int = 2
     report_every: int | None = None
     reports_per_epoch: int = 1
     batch_size: int = 64
+    test_each_epoch: bool = False
 
     def validate(self) -> None:
         """Raise BenchError on a non-positive count."""
@@ -85,6 +88,8 @@ class ReportPoint:
     accuracy: float
     train_s: float  # training seconds since the previous report
     eval_s: float  # seconds this evaluation took
+    test_accuracy: float | None = None  # only with test_each_epoch, at epoch ends
+    test_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -183,6 +188,10 @@ def train(
             train_s = t_eval - clock
             score = accuracy(model, data.val_x, data.val_y)
             clock = time.perf_counter()
+            test_score, test_s = None, 0.0
+            if settings.test_each_epoch and steps % steps_per_epoch == 0:
+                test_score = accuracy(model, data.test_x, data.test_y)
+                test_s = time.perf_counter() - clock
             point = ReportPoint(
                 step=len(reports) + 1,
                 epoch=steps / steps_per_epoch,
@@ -190,6 +199,8 @@ def train(
                 accuracy=score,
                 train_s=train_s,
                 eval_s=clock - t_eval,
+                test_accuracy=test_score,
+                test_s=test_s,
             )
             reports.append(point)
             if on_report is not None and on_report(point):

@@ -8,7 +8,9 @@ compared, and leaves saving them to `reports.writer`.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pandas as pd
 import seaborn as sns
@@ -25,6 +27,15 @@ AXIS_LABELS: dict[str, str] = {
     "elapsed_s": "Wall-clock time (s, cumulative trial durations)",
     "epochs_used": "Epochs consumed (cumulative)",
 }
+
+
+@contextmanager
+def _quiet_seaborn() -> Iterator[None]:
+    # seaborn 0.13 passes `vert=` to Axes.bxp, deprecated since matplotlib 3.11; the filter
+    # is scoped to this call and restored on exit.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="vert: bool", category=DeprecationWarning)
+        yield
 
 
 def _axes(ax: Axes | None) -> Axes:
@@ -81,8 +92,12 @@ def plot_best_so_far(summary: pd.DataFrame, ax: Axes | None = None, *, axis: str
     counts = summary.groupby(["strategy", "pruner"], observed=True)["n_seeds"].first()
     device = ", ".join(summary["device"].unique().astype(str))
     ax.set_title(f"{device}: median and IQR over {seed_text(counts)}")
-    ax.legend(fontsize="small", loc="lower right")
+    _legend_outside(ax)
     return ax
+
+
+def _legend_outside(ax: Axes) -> None:
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
 
 
 def _labelled(df: pd.DataFrame, n: pd.Series) -> pd.DataFrame:
@@ -107,8 +122,10 @@ def plot_final_best(cells: pd.DataFrame, ax: Axes | None = None) -> Axes:
     data = cells.dropna(subset=["final_best"]).sort_values([*keys, "seed"])
     data = _labelled(data, data.groupby(keys, observed=True)["seed"].nunique())
     palette = {s: sampler_colour(s) for s in data["strategy"].unique()}
-    sns.boxplot(data=data, x="label", y="final_best", hue="strategy", palette=palette,
-                dodge=False, showfliers=False, legend=False, ax=ax, boxprops={"alpha": 0.6})
+    with _quiet_seaborn():
+        sns.boxplot(data=data, x="label", y="final_best", hue="strategy", palette=palette,
+                    saturation=1, dodge=False, showfliers=False, legend=False, ax=ax,
+                    boxprops={"alpha": 0.6})
     sns.stripplot(data=data, x="label", y="final_best", color="black", size=3, jitter=0.15,
                   legend=False, ax=ax)
     ax.set_xlabel("Sampler / pruner")
@@ -144,7 +161,7 @@ def plot_average_rank(ranks: pd.DataFrame, ax: Axes | None = None) -> Axes:
     device = ", ".join(ranks["device"].unique().astype(str))
     ax.set_title(f"{device}: average rank over {n_seeds} seed{'s' * (n_seeds != 1)} "
                  "(same seed numbers compared)")
-    ax.legend(fontsize="small")
+    _legend_outside(ax)
     return ax
 
 
@@ -156,15 +173,16 @@ def plot_trial_times(times: pd.DataFrame, ax: Axes | None = None) -> Axes:
         ax: Axes to draw on (a new Figure's when None).
 
     Returns:
-        The axes; boxes coloured by device, whiskers 1.5 IQR, outliers not drawn.
+        The axes; boxes coloured by device, whiskers from the minimum to the maximum.
     """
     ax = _axes(ax)
     data = times.sort_values(["strategy", "pruner", "device"]).assign(
         label=lambda d: [pair_label(s, p) for s, p in zip(d["strategy"], d["pruner"],
                                                            strict=True)])
     palette = {d: device_colour(d) for d in data["device"].unique()}
-    sns.boxplot(data=data, x="label", y="duration_s", hue="device", palette=palette,
-                showfliers=False, ax=ax)
+    with _quiet_seaborn():
+        sns.boxplot(data=data, x="label", y="duration_s", hue="device", palette=palette,
+                    saturation=1, whis=(0, 100), ax=ax)
     ax.set_xlabel("Sampler / pruner")
     ax.set_ylabel("Wall time per trial (s)")
     ax.tick_params(axis="x", labelsize="small")
@@ -197,7 +215,10 @@ def plot_pruning(pruning: pd.DataFrame, ax: Axes | None = None) -> Axes:
         ax.text(0.5, 0.5, "No trial was pruned", ha="center", va="center",
                 transform=ax.transAxes)
     else:
-        ax.legend(fontsize="small")
+        _legend_outside(ax)
+        if (pruning["epochs_at_stop"] % 1 == 0).all():
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylim(bottom=0)
     ax.set_xlabel("Epochs completed when pruned")
     ax.set_ylabel("Trials pruned there (% of the pair's trials)")
     ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
@@ -210,7 +231,7 @@ def plot_pruning(pruning: pd.DataFrame, ax: Axes | None = None) -> Axes:
 def _per_device(frame: pd.DataFrame, width: float = 6.4,
                 height: float = 4.6) -> tuple[Figure, list[tuple[str, pd.DataFrame, Axes]]]:
     devices = sorted(frame["device"].unique().astype(str))
-    fig = Figure(figsize=(width * max(len(devices), 1), height), layout="constrained")
+    fig = Figure(figsize=(width * max(len(devices), 1) + 2.0, height), layout="constrained")
     axes = fig.subplots(1, max(len(devices), 1), squeeze=False)[0]
     return fig, [(d, frame[frame["device"] == d], a) for d, a in zip(devices, axes, strict=False)]
 
@@ -239,10 +260,10 @@ def make_figures(s: ReportSummaries) -> dict[str, Figure]:
     for _, sub, ax in panels:
         plot_average_rank(sub, ax)
     figs["average_rank"] = fig
-    fig = Figure(figsize=(max(6.4, 1.3 * n_pairs), 4.6), layout="constrained")
+    fig = Figure(figsize=(max(7.2, 1.3 * n_pairs), 4.6), layout="constrained")
     plot_trial_times(s.times, fig.add_subplot())
     figs["trial_time"] = fig
-    fig = Figure(figsize=(6.4, 4.6), layout="constrained")
+    fig = Figure(figsize=(8.4, 4.6), layout="constrained")
     plot_pruning(s.pruning, fig.add_subplot())
     figs["pruning"] = fig
     return figs

@@ -30,12 +30,20 @@ Definitions (per cell = strategy x pruner x device x seed, T = the cell's number
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from reports import stats
-from reports.curves import CELL_KEYS, PAIR_KEYS, axis_grid, resample_cells, seed_quantiles
+from reports.curves import (
+    CELL_KEYS,
+    PAIR_KEYS,
+    axis_grid,
+    best_so_far,
+    resample_cells,
+    seed_quantiles,
+)
 
 
 def summarize_cells(curves: pd.DataFrame, *, target: float) -> pd.DataFrame:
@@ -250,3 +258,46 @@ def summarize_tests(cells: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame
     out["p_holm"] = stats.holm(out["p"].to_numpy(dtype=np.float64))
     out["significant"] = (out["p_holm"] <= alpha).fillna(False).astype(bool)
     return out
+
+
+@dataclass(frozen=True)
+class ReportSummaries:
+    """Every summary a report shows, computed once from the trials table.
+
+    Attributes:
+        target: The accuracy target. alpha: The significance level.
+        cells, pairs, tests, ranks, times, pruning: `summarize_*` outputs.
+        curves: `summarize_curves` output by axis ("k", "elapsed_s", "epochs_used").
+    """
+
+    target: float
+    alpha: float
+    cells: pd.DataFrame
+    pairs: pd.DataFrame
+    tests: pd.DataFrame
+    ranks: pd.DataFrame
+    times: pd.DataFrame
+    pruning: pd.DataFrame
+    curves: dict[str, pd.DataFrame]
+
+
+def summarize_report(trials: pd.DataFrame, *, target: float, alpha: float,
+                     seed: int = stats.DEFAULT_SEED) -> ReportSummaries:
+    """Compute every summary of the report from a trials table.
+
+    Args:
+        trials: The trials table (`bench.schema.TRIALS_COLUMNS`).
+        target: Accuracy target in [0, 1].
+        alpha: Significance level of the pairwise tests.
+        seed: Seed of the bootstrap's random generator.
+
+    Returns:
+        The summaries.
+    """
+    curves = best_so_far(trials)
+    cells = summarize_cells(curves, target=target)
+    return ReportSummaries(
+        target=target, alpha=alpha, cells=cells, pairs=summarize_pairs(cells, seed=seed),
+        tests=summarize_tests(cells, alpha=alpha), ranks=summarize_ranks(curves),
+        times=summarize_trial_times(curves), pruning=summarize_pruning(curves),
+        curves={x: summarize_curves(curves, x) for x in ("k", "elapsed_s", "epochs_used")})

@@ -8,10 +8,11 @@ like the built-ins (samplers: `factory(seed=..., space=..., **options)`, pruners
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,10 +27,16 @@ from strategies.grid import DEFAULT_FLOAT_POINTS, MAX_GRID_POINTS, derive_grid
 
 @dataclass(frozen=True)
 class SamplerEntry:
-    """How to build one sampler from a cell's seed, the search space and options."""
+    """How to build one sampler from a cell's seed, the search space and options.
+
+    `keep_seed_on_resume` marks samplers whose seed fixes a sequence that the study walks by
+    trial or sample number (grid's shuffle, QMC's scrambling): a resumed cell rebuilds them
+    with the seed of its first session, or it would repeat points and skip others.
+    """
 
     help: str
     build: Callable[..., BaseSampler]
+    keep_seed_on_resume: bool = False
 
 
 @dataclass(frozen=True)
@@ -40,11 +47,23 @@ class PrunerEntry:
     build: Callable[..., BasePruner]
 
 
+class AskTellGridSampler(optuna.samplers.GridSampler):
+    """GridSampler that leaves stopping to the caller.
+
+    Optuna's `after_trial` calls `study.stop()` when the grid runs out, which raises outside
+    `study.optimize`; the cell runner checks `is_exhausted` before each ask instead.
+    """
+
+    def after_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial,
+                    state: optuna.trial.TrialState, values: Sequence[float] | None) -> None:
+        """Do nothing: exhaustion is checked before the next ask."""
+
+
 def _grid(
     *, seed: int, space: SearchSpace, points: int = DEFAULT_FLOAT_POINTS,
     max_points: int = MAX_GRID_POINTS,
 ) -> BaseSampler:
-    return optuna.samplers.GridSampler(derive_grid(space, points, max_points), seed=seed)
+    return AskTellGridSampler(derive_grid(space, points, max_points), seed=seed)
 
 
 def _random(*, seed: int, space: SearchSpace) -> BaseSampler:
@@ -79,13 +98,14 @@ def _gp(*, seed: int, space: SearchSpace, **options: Any) -> BaseSampler:
 
 SAMPLERS: dict[str, SamplerEntry] = {
     "grid": SamplerEntry("grid derived from the space, shuffled by the cell's seed "
-                         "(options: points, max_points)", _grid),
+                         "(options: points, max_points)", _grid, keep_seed_on_resume=True),
     "random": SamplerEntry("uniform random search", _random),
     "tpe": SamplerEntry("Optuna's default TPE (options: TPESampler's, e.g. n_startup_trials)",
                         _tpe),
     "tpe-multivariate": SamplerEntry("TPE with multivariate (and group for conditional "
                                      "spaces) on", _tpe_multivariate),
-    "qmc": SamplerEntry("scrambled Sobol quasi-Monte Carlo (options: qmc_type, scramble)", _qmc),
+    "qmc": SamplerEntry("scrambled Sobol quasi-Monte Carlo (options: qmc_type, scramble)", _qmc,
+                        keep_seed_on_resume=True),
     "cmaes": SamplerEntry("CMA-ES (categoricals fall back to random)", _cmaes),
     "gp": SamplerEntry("Gaussian-process Bayesian optimisation (options: n_startup_trials)",
                        _gp),
@@ -123,9 +143,14 @@ def is_import_path(name: str) -> bool:
     return ":" in name
 
 
+@functools.cache
+def _parameters(build: Callable[..., Any]) -> Mapping[str, inspect.Parameter]:
+    return inspect.signature(build).parameters
+
+
 def _check_options(name: str, build: Callable[..., Any], options: Mapping[str, Any],
                    fixed: tuple[str, ...]) -> None:
-    params = inspect.signature(build).parameters
+    params = _parameters(build)
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
         return
     allowed = [p for p in params if p not in fixed]
@@ -133,6 +158,11 @@ def _check_options(name: str, build: Callable[..., Any], options: Mapping[str, A
         if key not in allowed:
             valid = ", ".join(allowed) or "none"
             raise BenchError(f"{name}: unknown option {key!r}; valid options: {valid}")
+
+
+def keeps_seed_on_resume(name: str) -> bool:
+    """True when a resumed cell must rebuild sampler `name` with its first session's seed."""
+    return name in SAMPLERS and SAMPLERS[name].keep_seed_on_resume
 
 
 def check_sampler(name: str) -> None:

@@ -30,6 +30,7 @@ from bench.schema import (
 
 GOLDEN = Path(__file__).parent / "golden"
 EPOCHS = 3
+STARTUP_TRIALS = 3
 EPOCH_S = {"cpu": 2.0, "cuda": 0.5}
 SAMPLER_S = {"random": 0.002, "tpe": 0.04, "cmaes": 0.01}
 SAMPLER_CLASS = {"random": "RandomSampler", "tpe": "TPESampler", "cmaes": "CmaEsSampler"}
@@ -142,7 +143,8 @@ def make_results(
         base: Accuracy of an average first trial.
         learn: Accuracy gained from the first to the last trial.
         noise: Standard deviation of the per-trial noise.
-        prune_rate: Probability that a pruner other than "none" stops a trial early.
+        prune_rate: Probability that a pruner other than "none" stops a trial early (never
+            one of the first `STARTUP_TRIALS`).
         fail_rate: Probability that a trial fails.
         rng_seed: Seed of the generator that draws everything.
         info_overrides: Top-level `run.json` keys to replace.
@@ -158,8 +160,9 @@ def make_results(
                      + noise * rng.standard_normal(shape))
             u = rng.random(shape)
             state = np.where(u < fail_rate, "FAIL", "COMPLETE").astype(object)
-            if pruner != "none":
-                state[(u >= fail_rate) & (u < fail_rate + prune_rate)] = "PRUNED"
+            if pruner != "none":  # like Optuna's pruners, none during the first trials
+                startup = k <= STARTUP_TRIALS
+                state[(u >= fail_rate) & (u < fail_rate + prune_rate) & ~startup] = "PRUNED"
             pruned = state == "PRUNED"
             epochs = np.where(pruned, rng.integers(1, EPOCHS, size=shape), EPOCHS).astype(float)
             value = np.clip(np.where(pruned, value - 0.03 * (EPOCHS - epochs), value), 0, 1)

@@ -1,0 +1,101 @@
+"""Replay throughput: trials per second per core, and harness time against Optuna's time.
+
+Runs whole replay cells (in-memory study, then one append to a journal file) on the shipped
+table in this process, one core, and prints per strategy: trials/s, and the split of the wall
+time into Optuna's own time (every call into Optuna's ask, suggest, report, should_prune,
+tell and the grid's is_exhausted, timed by wrapping those methods here) and everything else:
+the harness (table lookup, bookkeeping, the durable write, the export).
+
+    python benchmarks/bench_replay.py [--trials 50] [--cells 20] [--table PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import optuna
+import torch
+
+from bench.cell_runner import CellTask, run_cell
+from bench.cells import Cell
+from bench.export import build_tables
+from bench.objective import ObjectiveSpec
+from bench.storage import open_storage
+from bench.suite import ObjectiveConfig, Strategy
+from bench.table import read_meta, shipped_table_path
+
+OPTUNA_S = [0.0]
+
+
+def _timed(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            OPTUNA_S[0] += time.perf_counter() - t0
+
+    return wrapper
+
+
+def instrument_optuna() -> None:
+    """Accumulate the time spent inside Optuna's public per-trial calls into OPTUNA_S."""
+    for cls, names in ((optuna.Study, ("ask", "tell")),
+                       (optuna.Trial, ("suggest_float", "suggest_int", "suggest_categorical",
+                                       "report", "should_prune")),
+                       (optuna.samplers.GridSampler, ("is_exhausted",))):
+        for name in names:
+            setattr(cls, name, _timed(getattr(cls, name)))
+
+
+def measure(strategy: str, pruner: str, trials: int, cells: int, table: str | None) -> None:
+    """Run `cells` replay cells and print the throughput figures."""
+    grid = read_meta(Path(table) if table else shipped_table_path())["grid"]
+    spec = ObjectiveSpec(dataset=grid["dataset"], epochs=grid["epochs"],
+                         reports_per_epoch=grid["reports_per_epoch"])
+    config = ObjectiveConfig("mnist-table", spec, table)
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"journal:{Path(tmp) / 'journal.log'}"
+        base = Cell("bench", config, Strategy(strategy), Strategy(pruner), 0, "cpu", trials)
+        run_cell(CellTask(replace(base, seed=10_000), url))  # warm-up: imports, table load
+        OPTUNA_S[0] = 0.0
+        start = time.perf_counter()
+        for seed in range(cells):
+            run_cell(CellTask(replace(base, seed=seed), url))
+        wall = time.perf_counter() - start
+        trials_df, _ = build_tables(open_storage(url))
+    ran = trials_df[trials_df["seed"] < cells]
+    n = len(ran)
+    inside = OPTUNA_S[0]
+    harness = wall - inside
+    print(f"{strategy:>8} {pruner:>9}: {n / wall:8.0f} trials/s  "
+          f"per trial: wall {1e3 * wall / n:.3f} ms, inside Optuna {1e3 * inside / n:.3f} ms, "
+          f"harness {1e3 * harness / n:.3f} ms ({100 * harness / inside:.1f}% of Optuna's)")
+
+
+def main() -> None:
+    """Measure random, TPE and grid with and without pruning."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=50)
+    parser.add_argument("--cells", type=int, default=20)
+    parser.add_argument("--table", default=None)
+    args = parser.parse_args()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    torch.set_num_threads(1)
+    instrument_optuna()
+    print(f"{args.cells} cells x {args.trials} trials each, one process, one core")
+    for strategy, pruner in (("random", "none"), ("random", "median"), ("tpe", "none"),
+                             ("tpe", "median"), ("grid", "none")):
+        measure(strategy, pruner, args.trials, args.cells, args.table)
+
+
+if __name__ == "__main__":
+    main()

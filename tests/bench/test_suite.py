@@ -1,0 +1,166 @@
+"""Bad suites and settings: one clear line, a non-zero exit and nothing written; dry runs."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from digits_suite import cli, files_in, one_torch_thread, suite_text, write_suite
+
+from bench.cells import suite_cells
+from bench.datasets import DATASET_HELP
+from bench.spaces import SPACES
+from bench.suite import load_suite, parse_suite, shipped_suites
+from strategies.registry import PRUNERS, SAMPLERS
+
+ERROR = "samplerbench run: error: "
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread() -> Iterator[None]:
+    with one_torch_thread():
+        yield
+
+
+def _refused(code: int, out: str, err: str, *fragments: str) -> str:
+    """Check a one-line refusal on stderr and return its message."""
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(ERROR)
+    assert "Traceback" not in err + out
+    for fragment in fragments:
+        assert fragment in lines[0]
+    return lines[0]
+
+
+BAD_SUITES: dict[str, tuple[dict[str, Any], dict[str, Any], tuple[str, ...]]] = {
+    "unknown strategy": ({"strategies": ["random", "bayesopt"]}, {},
+                         ("unknown strategy 'bayesopt'", *SAMPLERS)),
+    "unknown pruner": ({"pruners": ["asha"]}, {}, ("unknown pruner 'asha'", *PRUNERS)),
+    "unknown device": ({"devices": ["tpu"]}, {}, ("unknown device 'tpu'", "cpu", "cuda", "auto")),
+    "unknown dataset": ({}, {"dataset": "cifar10"},
+                        ("unknown dataset 'cifar10'", *DATASET_HELP)),
+    "unknown space": ({}, {"space": "huge"}, ("unknown search space 'huge'", *SPACES)),
+    "empty strategies": ({"strategies": []}, {}, ("`strategies` must be a non-empty list",)),
+    "zero seeds": ({"seeds": 0}, {}, ("`seeds` must be a positive count, got 0",)),
+    "negative seeds": ({"seeds": -3}, {}, ("`seeds` must be a positive count, got -3",)),
+    "negative seed in list": ({"seeds": [0, -1]}, {}, ("non-negative integers",)),
+    "grid over the limit": ({"strategies": [{"name": "grid", "options": {"points": 500}}]}, {},
+                            ("grid of 3500 points", "over the limit of 1000", "points")),
+    "unknown option": ({"strategies": [{"name": "qmc", "options": {"sobol": True}}]}, {},
+                       ("unknown option 'sobol'", "valid options: qmc_type, scramble")),
+    "unknown key": ({"trails": 5}, {}, ("unknown keys ['trails']", "trials")),
+    "zero trials": ({"trials": 0}, {}, ("`trials` must be a positive integer",)),
+}
+
+
+@pytest.mark.parametrize("case", BAD_SUITES, ids=str)
+def test_bad_suite_is_one_line_and_writes_nothing(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str],
+                                                  case: str) -> None:
+    top, objective, fragments = BAD_SUITES[case]
+    suite = write_suite(tmp_path / "suite.toml", objective, **top)
+    out = tmp_path / "out"
+    _refused(*cli(capsys, "run", suite, "-o", out, "--no-report"), *fragments)
+    assert files_in(out) == []
+    _refused(*cli(capsys, "run", suite, "-o", out, "--dry-run"), *fragments)
+
+
+def test_malformed_toml_names_line_and_column(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    suite = tmp_path / "suite.toml"
+    suite.write_text(suite_text().replace("trials = 4", "trials = = 4"), encoding="utf-8")
+    out = tmp_path / "out"
+    message = _refused(*cli(capsys, "run", suite, "-o", out), "malformed TOML", str(suite))
+    assert "line 2, column" in message
+    assert not out.exists()
+
+
+def test_missing_suite_lists_the_shipped_ones(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    _refused(*cli(capsys, "run", tmp_path / "nope.toml", "-o", tmp_path / "out"),
+             "no suite file", *sorted(shipped_suites()))
+
+
+def test_unreachable_storage_fails_fast(tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    suite = write_suite(tmp_path / "suite.toml")
+    out = tmp_path / "out"
+    start = time.perf_counter()
+    message = _refused(*cli(capsys, "run", suite, "-o", out, "--no-report", "--storage",
+                            "postgresql://u:secret@127.0.0.1:9/db"),
+                       "cannot open storage postgresql://u:***@127.0.0.1:9/db",
+                       "Connection refused")
+    assert time.perf_counter() - start < 10
+    assert "secret" not in message
+    assert files_in(out) == []
+
+
+def test_unopenable_sqlite_file_is_one_line(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    suite = write_suite(tmp_path / "suite.toml")
+    bad = f"sqlite:///{tmp_path}/missing-folder/db.sqlite3"
+    _refused(*cli(capsys, "run", suite, "-o", tmp_path / "out", "--storage", bad),
+             "cannot open storage sqlite:///", "unable to open database file")
+    assert files_in(tmp_path / "out") == []
+
+
+def test_output_folder_that_cannot_be_created_is_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    suite = write_suite(tmp_path / "suite.toml")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    out = blocker / "results"  # even root cannot make a folder inside a regular file
+    _refused(*cli(capsys, "run", suite, "-o", out, "--no-report"),
+             f"output folder {out} is not writable", "--output")
+    assert blocker.read_text(encoding="utf-8") == "not a folder"
+
+
+def test_dry_run_prints_cells_and_estimate_and_runs_nothing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    suite = write_suite(tmp_path / "suite.toml", {"epochs": 3}, trials=7, seeds=2,
+                        strategies=["random", "tpe"], pruners=["none", "median"])
+    out = tmp_path / "out"
+    code, stdout, err = cli(capsys, "run", suite, "-o", out, "--dry-run")
+    assert code == 0, err
+    cells = suite_cells(load_suite(str(suite)))
+    lines = stdout.strip().splitlines()
+    assert len(lines) == len(cells) + 1 == 9
+    for cell, line in zip(cells, lines, strict=False):
+        assert line.split("\t") == [cell.name, cell.strategy.key, cell.pruner.key,
+                                    f"seed {cell.seed}", "cpu", "7 trials"]
+    assert lines[-1].startswith("8 cells, 56 trials, about ")
+    assert "min with serial x1" in lines[-1]
+    assert not out.exists()
+
+
+def test_list_prints_every_section(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = cli(capsys, "list")
+    assert code == 0
+    headers = [line for line in out.splitlines() if not line.startswith(" ")]
+    assert headers == ["strategies:", "pruners:", "datasets:", "spaces:", "suites:"]
+    names = {line.split()[0] for line in out.splitlines() if line.startswith("  ")}
+    assert names >= {*SAMPLERS, *PRUNERS, *DATASET_HELP, *SPACES, *shipped_suites()}
+    code, out, _ = cli(capsys, "list", "pruners")
+    assert code == 0
+    assert out.splitlines()[0] == "pruners:"
+    assert {line.split()[0] for line in out.splitlines()[1:]} == set(PRUNERS)
+
+
+def test_shipped_suites_parse() -> None:
+    for name, path in shipped_suites().items():
+        suite = load_suite(str(path))
+        assert suite.name == name
+        assert suite_cells(suite)
+
+
+def test_suite_hash_ignores_execution_settings() -> None:
+    base = {"strategies": ["random"], "objective": {"dataset": "digits"}}
+    a = parse_suite(base)
+    b = parse_suite({**base, "executor": "processes", "workers": 2, "storage": "sqlite:///x"})
+    c = parse_suite({**base, "seeds": 6})
+    assert a.hash() == b.hash() != c.hash()

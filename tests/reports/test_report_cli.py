@@ -1,0 +1,145 @@
+"""`samplerbench report` end to end, in-process through `bench.cli.main`."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from bench.cli import main
+from bench.schema import RUN_FILE, TRIALS_FILE, read_table
+from reports.summaries import summarize_report
+from reports.writer import describe
+
+FIGURES = ("best_vs_trial", "best_vs_time", "best_vs_epochs", "final_best", "average_rank",
+           "trial_time", "pruning")
+Maker = Callable[..., Path]
+
+
+@pytest.fixture(name="golden_report", scope="module")
+def _golden_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A copy of the golden folder reported to its default output, and what was printed."""
+    results = shutil.copytree(Path(__file__).parent / "golden",
+                              tmp_path_factory.mktemp("golden") / "results")
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main(["report", str(results)]) == 0
+    return results, printed.getvalue()
+
+
+def test_golden_report_writes_everything(golden_report: tuple[Path, str]) -> None:
+    out = golden_report[0] / "report"  # the default output folder
+    assert f"report: {out / 'report.md'}" in golden_report[1]
+    for name in FIGURES:
+        assert (out / "figures" / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert b"<svg" in (out / "figures" / f"{name}.svg").read_bytes()[:2000]
+    summary = pd.read_parquet(out / "tables" / "summary.parquet")
+    assert len(summary) == 6 and (summary["n_seeds"] == 5).all()
+    pd.testing.assert_frame_equal(summary, pd.read_csv(out / "tables" / "summary.csv"),
+                                  check_dtype=False)
+    assert len(pd.read_csv(out / "tables" / "statistics.csv")) == 6 * 5 * 2
+    assert len(pd.read_csv(out / "tables" / "per_seed.csv")) == 30
+    assert not list(out.rglob(".*.tmp"))
+
+
+def test_golden_report_documents(golden_report: tuple[Path, str]) -> None:
+    out = golden_report[0] / "report"
+    md = (out / "report.md").read_text(encoding="utf-8")
+    for text in ("## Reading", "## Results by sampler and pruner", "## Statistics",
+                 "## Suite", "## Machine", "## Versions", "synthetic-host", "| optuna | 5.0.0 |",
+                 "| seeds | 5 (0-4) |", "figures/best_vs_trial.png", "Holm over 60 tests",
+                 "reached 97.0% in", "| tpe | median | 5 |"):
+        assert text in md
+    assert "Wall times are simulated" not in md
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert html.count("src='data:image/png;base64,") == len(FIGURES)
+    assert "<table>" in html and "synthetic-host" in html
+    assert "figures/" not in html  # self-contained: nothing to fetch
+
+
+def test_planted_effect_is_read_out(make_results: Maker, tmp_path: Path) -> None:
+    path = make_results(tmp_path, pairs=[("random", "none"), ("tpe", "none")], seeds=10,
+                        effect={("tpe", "none"): 0.04}, rng_seed=3)
+    s = summarize_report(read_table(path, TRIALS_FILE), target=0.95, alpha=0.05)
+    findings, warnings = describe(s)
+    text = "\n".join(findings)
+    assert "TPE without pruning beat random search without pruning on final best" in text
+    assert "TPE without pruning had the highest median final best" in text
+    assert "TPE without pruning reached 95.0% in" in text
+    assert "faster than random search with the same pruner" in text
+    assert warnings == []
+
+
+def test_target_no_seed_reached_is_reported_not_crashed(
+        golden: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", str(golden), "-o", str(tmp_path), "--target", "0.9999"]) == 0
+    assert ("samplerbench report: warning: No seed of any sampler/pruner pair reached the "
+            "target of 100.0%") in capsys.readouterr().err
+    md = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert "No seed of any sampler/pruner pair reached the target of 100.0%" in md
+    assert "| 0/5 |" in md and "n/a" in md
+    summary = pd.read_csv(tmp_path / "tables" / "summary.csv")
+    assert (summary["n_missed"] == 5).all() and summary["speedup_vs_random"].isna().all()
+
+
+def test_simulated_times_and_too_few_seeds_are_declared(make_results: Maker,
+                                                        tmp_path: Path) -> None:
+    table = {"device": "cpu", "device_model": "Intel Xeon Test", "checksum": "c0ffee"}
+    path = make_results(tmp_path / "r", seeds=2, time_simulated=True, table=table)
+    assert main(["report", str(path), "-o", str(tmp_path / "o")]) == 0
+    for name in ("report.md", "report.html"):
+        text = (tmp_path / "o" / name).read_text(encoding="utf-8")
+        assert "Wall times are simulated" in text and "Intel Xeon Test" in text
+        assert "c0ffee" in text
+        assert "With 2 vs 2 seeds the smallest attainable one-sided p is 0.167" in text
+
+
+def test_empty_folder_is_a_clear_error(tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("samplerbench report: error:") and "no run.json" in err
+    assert "\n" not in err
+
+
+def test_missing_folder_and_table(golden: Path, tmp_path: Path,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", str(tmp_path / "nowhere")]) == 2
+    assert "is not a folder" in capsys.readouterr().err
+    shutil.copy(golden / RUN_FILE, tmp_path / RUN_FILE)
+    assert main(["report", str(tmp_path)]) == 2
+    assert "samplerbench export" in capsys.readouterr().err
+
+
+def test_other_schema_version_is_a_clear_error(golden: Path, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    results = shutil.copytree(golden, tmp_path / "r")
+    trials = pd.read_parquet(results / TRIALS_FILE)
+    trials["schema_version"] = 2
+    trials.to_parquet(results / TRIALS_FILE)
+    assert main(["report", str(results)]) == 2
+    err = capsys.readouterr().err
+    assert "schema_version 2" in err and "samplerbench export" in err
+    info = json.loads((golden / RUN_FILE).read_text(encoding="utf-8"))
+    (results / RUN_FILE).write_text(json.dumps({**info, "schema_version": 0}), encoding="utf-8")
+    assert main(["report", str(results)]) == 2
+    assert "schema_version 0" in capsys.readouterr().err
+
+
+def test_empty_table_and_bad_arguments(golden: Path, tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    results = shutil.copytree(golden, tmp_path / "r")
+    pd.read_parquet(results / TRIALS_FILE).iloc[:0].to_parquet(results / TRIALS_FILE)
+    assert main(["report", str(results)]) == 2
+    assert "holds no trials" in capsys.readouterr().err
+    assert main(["report", str(golden), "-o", str(tmp_path / "o"), "--target", "97"]) == 2
+    assert "--target is a validation accuracy in (0, 1]" in capsys.readouterr().err
+    assert main(["report", str(golden), "-o", str(tmp_path / "o"), "--alpha", "5"]) == 2
+    assert "--alpha" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()

@@ -1,0 +1,198 @@
+"""Known-answer tests for `reports.curves` and `reports.summaries`."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bench.schema import TRIALS_FILE, read_table
+from reports import stats
+from reports.curves import best_so_far, carry_forward, seed_quantiles
+from reports.summaries import (
+    summarize_cells,
+    summarize_curves,
+    summarize_pairs,
+    summarize_pruning,
+    summarize_ranks,
+    summarize_tests,
+)
+
+TableMaker = Callable[[pd.DataFrame], pd.DataFrame]
+NAN = float("nan")
+
+
+def cell(strategy: str, seed: int, states: str, values: list[float],
+         durations: list[float] | None = None, pruner: str = "none") -> pd.DataFrame:
+    """One cell's trials from a string of state letters (C, P, F) and values."""
+    names = {"C": "COMPLETE", "P": "PRUNED", "F": "FAIL"}
+    n = len(states)
+    return pd.DataFrame({
+        "strategy": strategy, "pruner": pruner, "seed": seed, "trial": range(n),
+        "state": [names[s] for s in states], "value": values,
+        "duration_s": durations if durations is not None else [1.0] * n,
+        "epochs_completed": [1.0 if s == "P" else 3.0 for s in states]})
+
+
+def test_carry_forward_takes_last_record_at_or_before() -> None:
+    out = carry_forward([1.0, 3.0, 6.0], [NAN, 0.5, 0.7], [0, 1, 2, 2.99, 3, 5, 6, 10])
+    np.testing.assert_array_equal(out, [NAN, NAN, NAN, NAN, 0.5, 0.5, 0.7, 0.7])
+
+
+def test_seed_quantiles_rank_undefined_lowest() -> None:
+    curves = np.array([[NAN, 0.9], [NAN, NAN], [0.8, 0.95]])
+    q = seed_quantiles(curves, [0.5, 1.0])
+    assert math.isnan(q[0, 0]) and q[1, 0] == 0.8  # median undefined while 2 of 3 are
+    assert q[0, 1] == 0.9 and q[1, 1] == 0.95
+
+
+def test_best_so_far_ignores_pruned_and_failed(trials_table: TableMaker) -> None:
+    df = trials_table(cell("tpe", 0, "PCFCC", [0.99, 0.90, NAN, 0.85, 0.98]))
+    best = best_so_far(df.sample(frac=1.0, random_state=0))  # row order must not matter
+    np.testing.assert_array_equal(best["best"], [NAN, 0.90, 0.90, 0.90, 0.98])
+    np.testing.assert_array_equal(best["k"], [1, 2, 3, 4, 5])
+
+
+def test_cells_known_answers(trials_table: TableMaker) -> None:
+    df = trials_table(pd.concat([
+        cell("tpe", 0, "PCFCC", [0.99, 0.90, NAN, 0.97, 0.98], [1, 2, 3, 4, 5]),
+        cell("tpe", 1, "CCCC", [0.90, 0.95, 0.95, 0.93], [1, 1, 1, 1]),
+    ]))
+    cells = summarize_cells(best_so_far(df), target=0.97).set_index("seed")
+    a, b = cells.loc[0], cells.loc[1]
+    assert a["final_best"] == 0.98 and a["area"] == pytest.approx((0 + .9 + .9 + .97 + .98) / 5)
+    assert a["trials_to_target"] == 4 and a["time_to_target_s"] == 10.0
+    assert a["epochs_to_target"] == 1 + 3 + 3 + 3
+    assert a["chosen_trial"] == 4 and a["n_pruned"] == 1 and a["n_failed"] == 1
+    assert a["share_pruned"] == 0.2 and a["wall_s"] == 15.0
+    assert not b["reached"] and math.isnan(b["trials_to_target"])
+    assert b["chosen_trial"] == 1  # tie at 0.95: the lower trial number
+    assert b["test_accuracy"] == pytest.approx(0.95 - 0.002)
+
+
+def test_pairs_exclude_seeds_that_never_reach(trials_table: TableMaker) -> None:
+    df = trials_table(pd.concat([
+        cell("tpe", 0, "CCC", [0.90, 0.97, 0.99], [1, 1, 1]),   # 2 trials, 2 s
+        cell("tpe", 1, "CCC", [0.98, 0.90, 0.90], [4, 1, 1]),   # 1 trial, 4 s
+        cell("tpe", 2, "CCC", [0.90, 0.90, 0.91], [1, 1, 1]),   # never
+        cell("random", 0, "CCC", [0.90, 0.90, 0.97], [4, 4, 4]),  # 3 trials, 12 s
+        cell("random", 1, "CCC", [0.90, 0.90, 0.90], [1, 1, 1]),  # never
+    ]))
+    pairs = summarize_pairs(summarize_cells(best_so_far(df), target=0.97)).set_index(
+        "strategy")
+    tpe, rnd = pairs.loc["tpe"], pairs.loc["random"]
+    assert (tpe["n_reached"], tpe["n_missed"]) == (2, 1)
+    assert tpe["trials_to_target_median"] == 1.5  # median of 2 and 1, not of 2, 1 and 0
+    assert tpe["time_to_target_median_s"] == 3.0
+    assert rnd["time_to_target_median_s"] == 12.0
+    assert tpe["speedup_vs_random"] == pytest.approx(4.0)
+    assert rnd["speedup_vs_random"] == pytest.approx(1.0)
+
+
+def test_speedup_is_nan_when_random_never_reaches_or_is_absent(
+        trials_table: TableMaker) -> None:
+    tpe = cell("tpe", 0, "CC", [0.9, 0.98])
+    never = cell("random", 0, "CC", [0.9, 0.9])
+    for frames in ([tpe, never], [tpe]):
+        cells = summarize_cells(best_so_far(trials_table(pd.concat(frames))), target=0.97)
+        pairs = summarize_pairs(cells).set_index("strategy")
+        assert math.isnan(pairs.loc["tpe", "speedup_vs_random"])
+
+
+def test_pair_ci_is_the_bootstrap_of_final_best(make_results: Callable[..., Path],
+                                                tmp_path: Path) -> None:
+    trials = read_table(make_results(tmp_path, seeds=8), TRIALS_FILE)
+    cells = summarize_cells(best_so_far(trials), target=0.97)
+    pairs = summarize_pairs(cells).set_index("strategy")
+    values = cells.loc[cells["strategy"] == "tpe", "final_best"].to_numpy()
+    lo, hi = stats.bootstrap_ci(values, seed=0)
+    assert (pairs.loc["tpe", "final_best_ci_low"], pairs.loc["tpe", "final_best_ci_high"]) == (
+        lo, hi)
+    assert lo <= pairs.loc["tpe", "final_best_mean"] <= hi
+
+
+def test_curves_on_trial_axis_are_seed_medians(trials_table: TableMaker) -> None:
+    df = trials_table(pd.concat([
+        cell("tpe", 0, "CCC", [0.90, 0.95, 0.93]),
+        cell("tpe", 1, "CCC", [0.80, 0.85, 0.99]),
+        cell("tpe", 2, "PCC", [0.99, 0.91, 0.92]),
+    ]))
+    out = summarize_curves(best_so_far(df), "k")
+    np.testing.assert_allclose(out["x"], [1, 2, 3])
+    # Trial 1: seed 2 undefined ranks lowest, so the median is the middle of (-, .8, .9).
+    np.testing.assert_allclose(out["median"], [0.80, 0.91, 0.95])
+    assert (out["n_seeds"] == 3).all()
+
+
+def test_time_axis_carries_forward(trials_table: TableMaker) -> None:
+    df = trials_table(pd.concat([cell("tpe", 0, "CC", [0.9, 0.95], [10, 10]),
+                                 cell("random", 0, "CC", [0.8, 0.85], [1, 39])]))
+    out = summarize_curves(best_so_far(df), "elapsed_s", n_points=5)  # grid 0, 10, ..., 40
+    tpe = out[out["strategy"] == "tpe"]["median"].to_numpy()
+    rnd = out[out["strategy"] == "random"]["median"].to_numpy()
+    np.testing.assert_array_equal(tpe, [NAN, 0.9, 0.95, 0.95, 0.95])
+    np.testing.assert_array_equal(rnd, [NAN, 0.8, 0.8, 0.8, 0.85])  # not 0.85 before 40 s
+
+
+def test_ranks_of_a_planted_order(trials_table: TableMaker) -> None:
+    frames = []
+    for seed in range(4):
+        frames += [cell("tpe", seed, "CCC", [0.91, 0.95, 0.97]),
+                   cell("random", seed, "CCC", [0.90, 0.94, 0.96]),
+                   cell("cmaes", seed, "CCC", [0.90, 0.93, 0.97])]
+    ranks = summarize_ranks(best_so_far(trials_table(pd.concat(frames))))
+    r = ranks.pivot(index="k", columns="strategy", values="mean_rank")
+    np.testing.assert_allclose(r["tpe"], [1, 1, 1.5])
+    np.testing.assert_allclose(r["random"], [2.5, 2, 3])
+    np.testing.assert_allclose(r["cmaes"], [2.5, 3, 1.5])
+    assert (ranks["n_seeds"] == 4).all()
+
+
+def test_pruning_shares_add_up(make_results: Callable[..., Path], tmp_path: Path) -> None:
+    trials = read_table(make_results(tmp_path, pairs=[("tpe", "median"), ("tpe", "none")]),
+                        TRIALS_FILE)
+    curves = best_so_far(trials)
+    pruning = summarize_pruning(curves)
+    pairs = summarize_pairs(summarize_cells(curves, target=0.97)).set_index("pruner")
+    assert set(pruning["pruner"]) == {"median"}
+    assert pruning["share"].sum() == pytest.approx(pairs.loc["median", "share_pruned"])
+    assert pruning["n_pruned"].sum() == (trials["state"] == "PRUNED").sum()
+
+
+def _tests_for(make_results: Callable[..., Path], root: Path, effect: float,
+               seeds: int) -> pd.DataFrame:
+    path = make_results(root, pairs=[("random", "none"), ("tpe", "none")], seeds=seeds,
+                        effect={("tpe", "none"): effect}, rng_seed=11)
+    cells = summarize_cells(best_so_far(read_table(path, TRIALS_FILE)), target=0.97)
+    return summarize_tests(cells, alpha=0.05).set_index(["a_strategy", "metric"])
+
+
+def test_planted_difference_gives_expected_decisions(make_results: Callable[..., Path],
+                                                     tmp_path: Path) -> None:
+    tests = _tests_for(make_results, tmp_path, effect=0.03, seeds=10)
+    assert tests.loc[("tpe", "final_best"), "significant"]
+    assert tests.loc[("tpe", "area"), "significant"]
+    assert not tests.loc[("random", "final_best"), "significant"]
+    assert not tests.loc[("random", "area"), "significant"]
+    assert tests.loc[("tpe", "final_best"), "a12"] > 0.9
+    assert (tests["p_holm"] >= tests["p"]).all() and len(tests) == 4
+
+
+def test_no_difference_gives_no_significant_test(make_results: Callable[..., Path],
+                                                 tmp_path: Path) -> None:
+    tests = _tests_for(make_results, tmp_path, effect=0.0, seeds=10)
+    assert not tests["significant"].any()
+    assert tests["a12"].between(0.2, 0.8).all()
+
+
+def test_too_few_seeds_are_flagged_unreachable(make_results: Callable[..., Path],
+                                               tmp_path: Path) -> None:
+    tests = _tests_for(make_results, tmp_path, effect=0.2, seeds=2)
+    assert not tests["reachable"].any()  # 2 vs 2 seeds: p >= 1/6
+    assert not tests["significant"].any()
+    np.testing.assert_allclose(tests["min_p"], 1 / 6)
+    assert tests.loc[("tpe", "final_best"), "p"] == pytest.approx(1 / 6)  # best it can do
