@@ -12,14 +12,16 @@ Design:
   `torch.bmm` (no autograd graph, no input gradient), each network's minibatch is gathered
   with one `index_select` of all K permutations' rows, and Adam is the fused kernel
   `torch.optim.Adam(fused=True)` runs (see `_Stack` for the per-network learning rate).
-- Mixed hidden sizes are padded to the batch's largest and the padding stays exactly zero by
-  construction: padded rows of W1 and b1 and padded columns of W2 start at zero, so the padded
-  units output relu(0) = 0, their gradients are exact zeros, and Adam moves a parameter with
-  zero gradient and zero moments by exactly 0. Padding (rather than one batch per hidden size)
-  keeps one kernel sequence for the whole batch, which is what a launch-bound GPU needs; the
-  price is compute on padded units (at most 4x for the smallest network of the seed space's
-  64..256, ~1.3x for a uniform mix; see benchmarks/bench_batched.py). Batches larger than
-  memory allows are split after sorting by hidden size, so each part pads as little as possible.
+- Mixed hidden sizes: a batch pads every network to its largest hidden size, and the padding
+  stays exactly zero by construction: padded rows of W1 and b1 and padded columns of W2 start
+  at zero, so the padded units output relu(0) = 0, their gradients are exact zeros, and Adam
+  moves a parameter with zero gradient and zero moments by exactly 0 (no mask multiply per
+  step is needed; tests check the padding stays zero). Whether mixed sizes share a batch is a
+  per-device default (`group_by_size`): on a GPU one padded batch keeps one kernel sequence
+  for all networks, which is what a launch-bound device needs, whereas on the CPU the padded
+  units cost their full compute (1.6x for a uniform mix of the seed space's 64..256) while
+  batching gains little past K=8, so the CPU runs one batch per distinct hidden size.
+  Batches larger than memory allows are split after sorting by hidden size.
 - A pruned network is dropped from the batch: the buffers are compacted and, when the largest
   network goes, re-padded to the new largest size, so it stops costing compute.
 - Out of memory (`torch.OutOfMemoryError`, on any device) splits the batch in halves and
@@ -332,20 +334,28 @@ def _train_splitting(members: list[int], job: _Job) -> dict[int, TrainResult]:
     return _train_splitting(members[:half], job) | _train_splitting(members[half:], job)
 
 
-def plan_groups(hidden_sizes: Sequence[int], max_k: int) -> list[list[int]]:
+def plan_groups(
+    hidden_sizes: Sequence[int], max_k: int, by_size: bool = False
+) -> list[list[int]]:
     """Split networks into batches of at most `max_k`, similar hidden sizes together.
 
     Args:
         hidden_sizes: each network's hidden size.
         max_k: the most networks one batch may hold.
+        by_size: one batch (or more, by `max_k`) per distinct hidden size, so nothing is
+            padded; otherwise batches are as large as `max_k` allows and pad to their largest.
 
     Returns:
-        Lists of indices into `hidden_sizes`, each ascending; one list when all fit.
+        Lists of indices into `hidden_sizes`, each ascending, smaller hidden sizes first.
     """
-    if len(hidden_sizes) <= max_k:
-        return [list(range(len(hidden_sizes)))]
-    by_size = sorted(range(len(hidden_sizes)), key=lambda i: hidden_sizes[i])
-    return [sorted(by_size[s : s + max_k]) for s in range(0, len(by_size), max_k)]
+    order = sorted(range(len(hidden_sizes)), key=lambda i: hidden_sizes[i])
+    runs: list[list[int]] = []
+    for i in order:
+        if runs and (not by_size or hidden_sizes[runs[-1][-1]] == hidden_sizes[i]):
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    return [sorted(run[s : s + max_k]) for run in runs for s in range(0, len(run), max_k)]
 
 
 def train_batch(
@@ -356,6 +366,7 @@ def train_batch(
     on_report: OnReport | None = None,
     *,
     max_k: int | None = None,
+    group_by_size: bool | None = None,
     per_network_adam: bool | None = None,
     alloc_check: AllocCheck | None = None,
 ) -> list[TrainResult]:
@@ -376,6 +387,9 @@ def train_batch(
             is then dropped from the batch.
         max_k: the most networks trained at once; default `choose_batch_size_k` for the
             device. Larger requests run as several batches, grouped by hidden size.
+        group_by_size: one batch per distinct hidden size instead of padding to the largest;
+            default True on the CPU, where padded units cost their full compute, and False
+            elsewhere, where one longer kernel beats several launches (see `plan_groups`).
         per_network_adam: one fused Adam call per network (True) or one for the batch
             (False); default True on the CPU only (see `_Stack`).
         alloc_check: test hook, called as `alloc_check(networks, steps)` before a batch
@@ -410,6 +424,8 @@ def train_batch(
 
     job = _Job(configs, data, settings, seeds, ask, alloc_check, per_network_adam)
     results: dict[int, TrainResult] = {}
-    for group in plan_groups(hidden, max_k):
+    if group_by_size is None:
+        group_by_size = data.train_x.device.type == "cpu"
+    for group in plan_groups(hidden, max_k, group_by_size):
         results.update(_train_splitting(group, job))
     return [results[k] for k in range(len(configs))]

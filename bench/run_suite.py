@@ -114,13 +114,21 @@ def run_suite(suite: Suite, options: RunOptions, stream: TextIO | None = None) -
     """Run every unfinished cell of `suite`, then export the tables to the results folder."""
     stream = stream or sys.stderr
     suite = apply_options(suite, options)
-    out = prepare_output(options.output or Path("results") / suite.name)
-    url = resolve_storage_url(suite.storage, out)
-    check_writers(url, writers(suite))
-    storage = open_storage(url)
-    cells = suite_cells(suite)
+    # Everything that can refuse the suite runs before anything is written.
     probe = build_objective(suite.objective, suite.devices[0], 0, options.data_root)
     provenance = probe.provenance()  # loads and verifies the data once, before any cell
+    target = (options.output or Path("results") / suite.name).expanduser().resolve()
+    created = not target.exists()
+    out = prepare_output(target)
+    try:
+        url = resolve_storage_url(suite.storage, out)
+        check_writers(url, writers(suite))
+        storage = open_storage(url)
+    except BenchError:
+        if created and not any(out.iterdir()):
+            out.rmdir()  # leave no trace of a refused run
+        raise
+    cells = suite_cells(suite)
     info = run_info(suite, url, {"time_simulated": probe.time_simulated,
                                  "table": provenance.get("table"),
                                  "provenance": provenance, "created": now_iso()})

@@ -58,6 +58,8 @@ def describe(url: str) -> str:
     if "@" in url and "://" in url:
         scheme, rest = url.split("://", 1)
         creds, host = rest.rsplit("@", 1)
+        if ":" not in creds:
+            return url  # a user name but no password
         user = creds.split(":", 1)[0]
         return f"{scheme}://{user}:***@{host}"
     return url

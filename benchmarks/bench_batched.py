@@ -2,19 +2,22 @@
 
 Prints MNIST model-epochs per second (optimizer steps of batch 64, summed over networks,
 divided by the 782 steps of one epoch over MNIST's 50,000 training rows) for the batched
-trainer at each K and for one-at-a-time `bench.training.train`, and their ratio. Hidden sizes
-are the seed space's (64..256 step 32), drawn from a seeded generator; learning rates are
-log-uniform in [1e-4, 1e-2]. Only training seconds count (`TrainResult.train_s`; evaluation
-runs on a 256-row slice and is excluded).
+trainer at each K and for one-at-a-time `bench.training.train`, and the ratio of the two
+measured in the same repeat (median over repeats). Only training seconds count
+(`TrainResult.train_s`); evaluation runs on a 256-row slice and is excluded.
+
+Table 1 trains networks of one hidden size (`--hidden`, default the seed space's middle, 160)
+with learning rates log-uniform in [1e-4, 1e-2]. Table 2 takes K=64 networks with the seed
+space's mixed hidden sizes (64..256 step 32) and compares one padded batch, one batch per
+hidden size, and one-at-a-time (estimated as the sum of each size's measured time alone).
 
 Each measurement trains a fraction of an epoch on a prefix of the training rows: about
 `--model-steps` optimizer steps summed over the networks (at least `--min-steps` steps of the
-batch), so K=512 takes seconds, not an hour. One-at-a-time throughput does not depend on K, so
-it is measured once per repeat on `--single` networks with the same sizes. The measurements
-of one repeat are interleaved (single, then each K) and the median over repeats is printed.
-Data is MNIST if `load_dataset("mnist")` finds it, else random tensors of MNIST's shape.
+batch), so K=512 takes seconds, not an hour. A repeat interleaves all measurements; K values
+that `choose_batch_size_k` says do not fit are skipped. Data is MNIST if its files are already
+here (no fetch), else random tensors of MNIST's shape.
 
-    python benchmarks/bench_batched.py [--ks 1,8,64,512] [--repeats 3] [--device cpu]
+    python benchmarks/bench_batched.py [--ks 1,8,64,512] [--repeats 3] [--threads 1]
 """
 
 from __future__ import annotations
@@ -32,7 +35,8 @@ from bench.batched import train_batch
 from bench.datasets import Splits, default_data_root, load_dataset
 from bench.devices import resolve_device
 from bench.errors import BenchError
-from bench.training import NetworkConfig, TrainResult, TrainSettings, train
+from bench.memory import choose_batch_size_k
+from bench.training import NetworkConfig, TrainSettings, train
 
 BATCH = 64
 MNIST_STEPS_PER_EPOCH = -(-50_000 // BATCH)
@@ -54,12 +58,16 @@ def mnist_or_random(device: torch.device) -> tuple[Splits, str]:
     return splits, "random 50000x784"
 
 
-def draw_configs(k: int, seed: int) -> list[NetworkConfig]:
-    """K seed-space networks: hidden 64..256 step 32, learning rate log-uniform [1e-4, 1e-2]."""
+SEED_SIZES = tuple(range(64, 257, 32))
+
+
+def draw_configs(k: int, seed: int, hidden: int | None) -> list[NetworkConfig]:
+    """K networks: `hidden` units (None: the seed space's 64..256 step 32), lr in [1e-4, 1e-2]."""
     g = torch.Generator().manual_seed(seed)
-    hidden = (64 + 32 * torch.randint(0, 7, (k,), generator=g)).tolist()
+    sizes = [hidden] * k if hidden else [SEED_SIZES[i] for i in
+                                         torch.randint(0, len(SEED_SIZES), (k,), generator=g)]
     lr = (10 ** (-4 + 2 * torch.rand(k, generator=g, dtype=torch.float64))).tolist()
-    return [NetworkConfig((h,), r) for h, r in zip(hidden, lr, strict=True)]
+    return [NetworkConfig((h,), r) for h, r in zip(sizes, lr, strict=True)]
 
 
 def subset(data: Splits, rows: int) -> Splits:
@@ -73,92 +81,113 @@ def subset(data: Splits, rows: int) -> Splits:
 
 def rows_for(k: int, model_steps: int, min_steps: int, max_rows: int) -> int:
     """Training rows giving about `model_steps` steps summed over K networks."""
-    steps = max(min_steps, model_steps // k)
-    return min(max_rows, steps * BATCH)
+    return min(max_rows, max(min_steps, model_steps // k) * BATCH)
 
 
-def model_epochs_per_s(results: Sequence[TrainResult], rows: int) -> float:
-    """MNIST model-epochs per training second."""
-    steps = len(results) * -(-rows // BATCH)
-    return steps / MNIST_STEPS_PER_EPOCH / sum(r.train_s for r in results)
+def epochs_of(rows: int) -> float:
+    """MNIST epochs in one pass over `rows` rows."""
+    return -(-rows // BATCH) / MNIST_STEPS_PER_EPOCH
 
 
-def run_single(configs: Sequence[NetworkConfig], data: Splits, rows: int) -> float:
-    """One-at-a-time throughput over `configs`."""
+def single_seconds(configs: Sequence[NetworkConfig], data: Splits, rows: int) -> list[float]:
+    """Training seconds of each network trained alone for one pass over `rows` rows."""
     part = subset(data, rows)
     settings = TrainSettings(epochs=1, batch_size=BATCH)
-    return model_epochs_per_s([train(c, part, settings, i) for i, c in enumerate(configs)], rows)
+    return [train(c, part, settings, i).train_s for i, c in enumerate(configs)]
 
 
-def run_batched(
-    configs: Sequence[NetworkConfig], data: Splits, rows: int, max_k: int | None = None
+def batched_seconds(
+    configs: Sequence[NetworkConfig], data: Splits, rows: int, group_by_size: bool
 ) -> float:
-    """Batched throughput of all `configs` in one batch (or batches of `max_k`)."""
+    """Training seconds of all `configs` in one batch (or one per size)."""
     part = subset(data, rows)
     settings = TrainSettings(epochs=1, batch_size=BATCH)
     seeds = list(range(len(configs)))
-    return model_epochs_per_s(train_batch(configs, part, settings, seeds, max_k=max_k), rows)
-
-
-def run_grouped(configs: Sequence[NetworkConfig], data: Splits, rows: int) -> float:
-    """Batched throughput with one batch per hidden size instead of padding."""
-    part = subset(data, rows)
-    settings = TrainSettings(epochs=1, batch_size=BATCH)
-    results: list[TrainResult] = []
-    for h in sorted({c.hidden_sizes[0] for c in configs}):
-        group = [c for c in configs if c.hidden_sizes[0] == h]
-        results += train_batch(group, part, settings, list(range(len(group))))
-    return model_epochs_per_s(results, rows)
+    results = train_batch(configs, part, settings, seeds, max_k=len(configs),
+                          group_by_size=group_by_size)
+    return sum(r.train_s for r in results)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Measure and print the throughput table."""
+    """Measure and print the throughput tables."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ks", default="1,8,64,512", help="batch sizes K, comma-separated")
+    parser.add_argument("--hidden", type=int, default=160)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--single", type=int, default=4, help="networks timed one at a time")
-    parser.add_argument("--model-steps", type=int, default=1024)
+    parser.add_argument("--model-steps", type=int, default=2048)
     parser.add_argument("--min-steps", type=int, default=8)
     parser.add_argument("--max-rows", type=int, default=10_000)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    parser.add_argument("--no-grouped", action="store_true",
-                        help="skip the padded-vs-grouped comparison at K=64")
+    parser.add_argument("--no-mixed", action="store_true", help="skip table 2")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     data, source = mnist_or_random(device)
+    fits = choose_batch_size_k(device, args.hidden, len(data.train_x), cap=1 << 20)
     ks = [int(k) for k in args.ks.split(",")]
+    skipped = [k for k in ks if k > fits]
+    ks = [k for k in ks if k <= fits]
+    rows = {k: rows_for(k, args.model_steps, args.min_steps, args.max_rows) for k in ks}
     single_rows = rows_for(1, args.model_steps, args.min_steps, args.max_rows)
-    single_configs = draw_configs(args.single, seed=1)
-    jobs: dict[str, Callable[[], float]] = {
-        "one-at-a-time": partial(run_single, single_configs, data, single_rows),
-    }
-    rows_of = {k: rows_for(k, args.model_steps, args.min_steps, args.max_rows) for k in ks}
+    # name -> (measure() -> seconds, model-epochs that many seconds trained)
+    jobs: dict[str, tuple[Callable[[], float], float]] = {}
+    single = draw_configs(args.single, 1, args.hidden)
+    jobs["one-at-a-time"] = (
+        lambda: sum(single_seconds(single, data, single_rows)),
+        len(single) * epochs_of(single_rows),
+    )
     for k in ks:
-        configs = draw_configs(k, seed=k)
-        jobs[f"batched K={k}"] = partial(run_batched, configs, data, rows_of[k])
-    if not args.no_grouped and 64 in ks:
-        configs = draw_configs(64, seed=64)
-        jobs["K=64 one batch per size"] = partial(run_grouped, configs, data, rows_of[64])
+        configs = draw_configs(k, k, args.hidden)
+        jobs[f"batched K={k}"] = (
+            partial(batched_seconds, configs, data, rows[k], False), k * epochs_of(rows[k])
+        )
+    mixed = [] if args.no_mixed else draw_configs(64, 64, None)
+    if mixed:
+        m_rows = rows_for(64, args.model_steps, args.min_steps, args.max_rows)
+        per_size = draw_configs(len(SEED_SIZES), 2, None)
+        per_size = [replace(c, hidden_sizes=(h,)) for c, h in zip(per_size, SEED_SIZES,
+                                                                   strict=True)]
+
+        def mixed_alone() -> float:
+            alone = dict(zip(SEED_SIZES, single_seconds(per_size, data, m_rows), strict=True))
+            return sum(alone[c.hidden_sizes[0]] for c in mixed)
+
+        model_epochs = 64 * epochs_of(m_rows)
+        jobs["mixed: one-at-a-time (est.)"] = (mixed_alone, model_epochs)
+        jobs["mixed: K=64 padded"] = (
+            partial(batched_seconds, mixed, data, m_rows, False), model_epochs
+        )
+        jobs["mixed: K=64 by size"] = (
+            partial(batched_seconds, mixed, data, m_rows, True), model_epochs
+        )
     print(f"data: {source} on {device}, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads; training rows per measurement: "
-          f"single {single_rows}, " + ", ".join(f"K={k} {rows_of[k]}" for k in ks))
-    run_single(single_configs[:1], data, BATCH * 4)  # warm-up: lazy imports, allocator
-    run_batched(single_configs[:2], data, BATCH * 4)
-    samples: dict[str, list[float]] = {name: [] for name in jobs}
+          f"single {single_rows}, " + ", ".join(f"K={k} {rows[k]}" for k in ks)
+          + (f"; skipped K={skipped} (memory fits {fits})" if skipped else ""))
+    single_seconds(single[:1], data, BATCH * 4)  # warm-up: lazy imports, allocator
+    batched_seconds(single[:2], data, BATCH * 4, False)
+    speed: dict[str, list[float]] = {name: [] for name in jobs}
     for _ in range(args.repeats):
-        for name, job in jobs.items():
+        for name, (measure, model_epochs) in jobs.items():
             start = time.perf_counter()
-            samples[name].append(job())
-            print(f"  {name}: {samples[name][-1]:.3f} model-epochs/s "
+            speed[name].append(model_epochs / measure())
+            print(f"  {name}: {speed[name][-1]:.3f} model-epochs/s "
                   f"({time.perf_counter() - start:.1f} s wall)", flush=True)
-    base = statistics.median(samples["one-at-a-time"])
-    print(f"\n{'trainer':>26} {'model-epochs/s':>15} {'ratio':>7}  (median of {args.repeats})")
-    for name, values in samples.items():
-        median = statistics.median(values)
-        print(f"{name:>26} {median:15.3f} {median / base:7.2f}")
+
+    def table(names: list[str], base: str) -> None:
+        print(f"\n{'trainer':>28} {'model-epochs/s':>15} {'ratio':>7}   "
+              f"(medians of {args.repeats}; ratio to {base!r} in the same repeat)")
+        for name in names:
+            ratio = statistics.median(a / b for a, b in zip(speed[name], speed[base],
+                                                            strict=True))
+            print(f"{name:>28} {statistics.median(speed[name]):15.3f} {ratio:7.2f}")
+
+    table([n for n in jobs if not n.startswith("mixed")], "one-at-a-time")
+    if mixed:
+        table([n for n in jobs if n.startswith("mixed")], "mixed: one-at-a-time (est.)")
     return 0
 
 

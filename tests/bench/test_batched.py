@@ -54,7 +54,8 @@ def assert_same_run(got: TrainResult, want: TrainResult, n_reports: int | None =
 def test_each_network_of_a_batch_trains_as_it_would_alone(
     digits: Splits, alone: list[TrainResult], per_network_adam: bool
 ) -> None:
-    batch = train_batch(CONFIGS, digits, SETTINGS, SEEDS, per_network_adam=per_network_adam)
+    batch = train_batch(CONFIGS, digits, SETTINGS, SEEDS, group_by_size=False,
+                        per_network_adam=per_network_adam)
     assert len(batch) == len(CONFIGS)
     for got, want in zip(batch, alone, strict=True):
         assert_same_run(got, want)
@@ -74,7 +75,7 @@ def test_a_pruned_network_leaves_the_batch_and_the_others_are_unaffected(
         return k == 1 and point.step == 2
 
     batch = train_batch(
-        CONFIGS, digits, SETTINGS, SEEDS, prune_largest_at_second_report,
+        CONFIGS, digits, SETTINGS, SEEDS, prune_largest_at_second_report, group_by_size=False,
         alloc_check=lambda n, steps: sizes.append((n, steps)),
     )
     assert batch[1].stopped_early and batch[1].test_accuracy is None
@@ -175,7 +176,7 @@ def test_out_of_memory_halves_the_batch_until_it_fits_and_results_are_unchanged(
     digits: Splits, alone: list[TrainResult]
 ) -> None:
     tried: list[int] = []
-    batch = train_batch(CONFIGS, digits, SETTINGS, SEEDS,
+    batch = train_batch(CONFIGS, digits, SETTINGS, SEEDS, group_by_size=False,
                         alloc_check=out_of_memory_above(1, tried=tried))
     assert tried == [4, 2, 1, 1, 2, 1, 1]
     for got, want in zip(batch, alone, strict=True):
@@ -193,7 +194,7 @@ def test_out_of_memory_mid_run_replays_prune_decisions_without_asking_twice(
 
     # Memory runs out at the second report (step 17), after the first report was delivered.
     batch = train_batch(CONFIGS, digits, SETTINGS, SEEDS, prune_first_at_first_report,
-                        alloc_check=out_of_memory_above(2, at_steps=17))
+                        group_by_size=False, alloc_check=out_of_memory_above(2, at_steps=17))
     assert len(calls) == len(set(calls))
     assert sorted(calls) == sorted([(0, 1)] + [(k, s) for k in (1, 2, 3) for s in (1, 2, 3, 4)])
     assert batch[0].stopped_early and len(batch[0].reports) == 1
@@ -207,17 +208,38 @@ def test_one_network_out_of_memory_is_a_bench_error(digits: Splits) -> None:
                     alloc_check=out_of_memory_above(0))
 
 
+def test_plan_groups_pads_or_groups_by_size() -> None:
+    assert plan_groups([64, 256, 96, 160], 2) == [[0, 2], [1, 3]]
+    assert plan_groups([64, 256, 96], 5) == [[0, 1, 2]]
+    assert plan_groups([96, 64, 96, 256, 96, 64], 5, by_size=True) == [[1, 5], [0, 2, 4], [3]]
+    assert plan_groups([96, 64, 96, 256, 96, 64], 2, by_size=True) == [
+        [1, 5], [0, 2], [4], [3]
+    ]
+    assert plan_groups([], 3) == []
+
+
 def test_max_k_splits_into_batches_of_similar_hidden_size(
     digits: Splits, alone: list[TrainResult]
 ) -> None:
-    assert plan_groups([64, 256, 96, 160], 2) == [[0, 2], [1, 3]]
-    assert plan_groups([64, 256, 96], 5) == [[0, 1, 2]]
     sizes: list[int] = []
-    batch = train_batch(CONFIGS, digits, SETTINGS, SEEDS, max_k=3,
+    batch = train_batch(CONFIGS, digits, SETTINGS, SEEDS, max_k=3, group_by_size=False,
                         alloc_check=lambda n, steps: sizes.append(n) if steps == 0 else None)
     assert sizes == [3, 1]
     for got, want in zip(batch, alone, strict=True):
         assert_same_run(got, want)
+
+
+def test_on_the_cpu_each_hidden_size_is_its_own_batch(
+    digits: Splits, alone: list[TrainResult]
+) -> None:
+    configs = [*CONFIGS, NetworkConfig((64,), 3e-3)]
+    sizes: list[int] = []
+    batch = train_batch(configs, digits, SETTINGS, [*SEEDS, 55],
+                        alloc_check=lambda n, steps: sizes.append(n) if steps == 0 else None)
+    assert sizes == [2, 1, 1, 1]  # 64 (twice), 96, 160, 256
+    for got, want in zip(batch[:4], alone, strict=True):
+        assert_same_run(got, want)
+    assert_same_run(batch[4], train(configs[4], digits, SETTINGS, 55))
 
 
 @pytest.mark.parametrize(

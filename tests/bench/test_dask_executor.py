@@ -24,8 +24,8 @@ from bench.suite import parse_suite
 
 
 class DyingSampler(optuna.samplers.RandomSampler):
-    """Random search whose process SIGKILLs itself while suggesting trial 1: always, or only
-    until `marker` exists (so the retried task gets through)."""
+    """Random search whose process SIGKILLs itself while suggesting any trial after the first:
+    always, or only until `marker` exists (so the retried task gets through)."""
 
     def __init__(self, seed: int, marker: str, always: bool) -> None:
         super().__init__(seed=seed)
@@ -34,7 +34,7 @@ class DyingSampler(optuna.samplers.RandomSampler):
 
     def sample_independent(self, study: optuna.Study, trial: optuna.trial.FrozenTrial,
                            name: str, dist: optuna.distributions.BaseDistribution) -> Any:
-        if trial.number == 1 and (self.always or not self.marker.exists()):
+        if trial.number >= 1 and (self.always or not self.marker.exists()):
             self.marker.touch()
             os.kill(os.getpid(), signal.SIGKILL)
         return super().sample_independent(study, trial, name, dist)
@@ -58,6 +58,7 @@ def _values(url: str) -> dict[tuple[str, int], float]:
             if t.state == TrialState.COMPLETE}
 
 
+@pytest.mark.slow
 def test_dask_results_equal_the_serial_run_and_progress_is_relayed(
         tiny_suite: Callable[..., dict[str, Any]], tmp_path: Path) -> None:
     data = tiny_suite(seeds=2, strategies=["random", "tpe"], trials=3)

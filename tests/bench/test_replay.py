@@ -1,0 +1,217 @@
+"""The replay objective (`mnist-table`) and `samplerbench tabulate`, on a digits table.
+
+`tests/fixtures/digits-table.parquet` was built by `samplerbench tabulate --dataset digits
+--replicates 2 --epochs 2 --reports-per-epoch 2` (25 learning rates x all 7 hidden sizes), so
+it covers the `seed` space like the shipped MNIST table does.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from bench.errors import BenchError
+from bench.objective import ObjectiveSpec
+from bench.replay import ReplayObjective
+from bench.spaces import SEED_SPACE
+from bench.table import META_KEY, load_curves, read_meta
+from bench.tabulate import TabulationGrid, tabulate
+from digits_suite import cli, comparable, files_in, one_torch_thread, write_suite
+
+TABLE = Path(__file__).resolve().parent.parent / "fixtures" / "digits-table.parquet"
+REPLAY = {"kind": "mnist-table", "dataset": "digits", "table": str(TABLE), "epochs": 2,
+          "reports_per_epoch": 2}
+
+
+def replay_suite(path: Path, **top: object) -> Path:
+    """A replay suite on the digits table: 3 strategies x 2 pruners x 3 seeds x 15 trials."""
+    settings = {"trials": 15, "seeds": 3, "strategies": ["random", "tpe", "grid"],
+                "pruners": ["none", "median"]}
+    settings.update(top)
+    return write_suite(path, REPLAY, **settings)
+
+
+def test_replay_runs_are_identical_except_for_real_timings(tmp_path, capsys) -> None:
+    suite = replay_suite(tmp_path / "s.toml")
+    tables = []
+    for name in ("a", "b"):
+        code, _, err = cli(capsys, "run", suite, "-o", tmp_path / name, "--no-report")
+        assert code == 0, err
+        tables.append(pd.read_parquet(tmp_path / name / "trials.parquet"))
+    assert len(tables[0]) == 3 * 2 * 3 * 15
+    left = comparable(tables[0]).drop(columns=["cell"])
+    right = comparable(tables[1]).drop(columns=["cell"])
+    pd.testing.assert_frame_equal(left, right)
+    assert tables[0]["time_simulated"].all()
+    assert (tables[0]["state"] == "PRUNED").any()
+
+
+def test_replayed_trial_reports_the_recorded_curve_and_simulates_its_time(tmp_path, capsys
+                                                                          ) -> None:
+    suite = replay_suite(tmp_path / "s.toml", strategies=["random"], seeds=2)
+    assert cli(capsys, "run", suite, "-o", tmp_path / "r", "--no-report")[0] == 0
+    trials = pd.read_parquet(tmp_path / "r" / "trials.parquet")
+    steps = pd.read_parquet(tmp_path / "r" / "steps.parquet")
+    curves = load_curves(TABLE)
+    log_lrs = np.log(curves.learning_rates)
+    for row in trials.itertuples():
+        i = int(np.argmin(np.abs(log_lrs - math.log(row.param_learning_rate))))
+        assert row.param_learning_rate_snapped == pytest.approx(curves.learning_rates[i])
+        j = list(curves.hidden_sizes).index(row.param_hidden_size)
+        r = row.param_replicate
+        mine = steps[(steps["cell"] == row.cell) & (steps["trial"] == row.trial)]
+        recorded = curves.val[i, j, r, : len(mine)]
+        assert mine["value"].tolist() == pytest.approx(recorded.tolist())
+        assert row.value == pytest.approx(recorded[-1])
+        consumed = len(mine) - 1
+        simulated = curves.train_s[i, j, r, : consumed + 1].sum() + \
+            curves.eval_s[i, j, r, : consumed + 1].sum()
+        assert row.objective_s == pytest.approx(simulated)
+        assert row.duration_s == pytest.approx(simulated + row.sampler_s)
+        if row.state == "COMPLETE":
+            assert row.test_accuracy == pytest.approx(curves.test[i, j, r, 1])
+        else:
+            assert math.isnan(row.test_accuracy)
+
+
+def test_snap_goes_to_the_nearest_learning_rate_in_log_space() -> None:
+    curves = load_curves(TABLE)
+    objective = ReplayObjective(curves, ObjectiveSpec(dataset="digits", epochs=2,
+                                                      reports_per_epoch=2), SEED_SPACE, 0, TABLE)
+    lrs = curves.learning_rates
+    midpoint = math.sqrt(lrs[3] * lrs[4])  # the geometric midpoint of two grid points
+    assert objective.snap(midpoint * 0.999) == 3
+    assert objective.snap(midpoint * 1.001) == 4
+    assert objective.snap(lrs[0]) == 0 and objective.snap(lrs[-1]) == len(lrs) - 1
+
+
+def test_replicates_follow_the_cells_seed() -> None:
+    curves = load_curves(TABLE)
+    spec = ObjectiveSpec(dataset="digits", epochs=2, reports_per_epoch=2)
+    a = ReplayObjective(curves, spec, SEED_SPACE, 7, TABLE)
+    b = ReplayObjective(curves, spec, SEED_SPACE, 7, TABLE)
+    c = ReplayObjective(curves, spec, SEED_SPACE, 8, TABLE)
+    first = [a.replicate(n) for n in range(300)]
+    assert first == [b.replicate(n) for n in range(300)]
+    assert first != [c.replicate(n) for n in range(300)]
+    assert set(first) == {0, 1}
+
+
+def test_pruned_replay_trial_stops_at_the_pruners_step() -> None:
+    curves = load_curves(TABLE)
+    spec = ObjectiveSpec(dataset="digits", epochs=2, reports_per_epoch=2)
+    objective = ReplayObjective(curves, spec, SEED_SPACE, 0, TABLE)
+    study = optuna.create_study(direction="maximize",
+                                pruner=optuna.pruners.ThresholdPruner(lower=2.0))
+    trial = study.ask()
+    outcome = objective.evaluate(trial, {"learning_rate": 1e-3, "hidden_size": 128})
+    assert outcome.pruned and len(outcome.reports) == 1
+    assert outcome.attrs["test_accuracy"] is None
+    assert outcome.attrs["epochs_completed"] == 0.5
+
+
+def _rewrite_meta(src: Path, dst: Path, **changes: object) -> Path:
+    table = pq.read_table(src)
+    meta = json.loads(table.schema.metadata[META_KEY])
+    meta.update(changes)
+    pq.write_table(table.replace_schema_metadata({META_KEY: json.dumps(meta).encode()}), dst)
+    return dst
+
+
+@pytest.mark.parametrize(("case", "expected"), [
+    ("schema", "schema_version 99"),
+    ("corrupt", "not a readable parquet table"),
+    ("space", "hidden sizes"),
+    ("lr", "learning rates"),
+    ("epochs", "holds 2 epochs"),
+    ("dataset", "dataset 'digits'"),
+])
+def test_bad_tables_are_refused_before_anything_runs(tmp_path, capsys, case, expected) -> None:
+    table = tmp_path / "t.parquet"
+    objective = dict(REPLAY, table=str(table))
+    table.write_bytes(TABLE.read_bytes())
+    if case == "schema":
+        _rewrite_meta(TABLE, table, schema_version=99)
+    elif case == "corrupt":
+        table.write_bytes(TABLE.read_bytes()[:2000])
+    elif case == "space":
+        objective["space"] = {"learning_rate": {"type": "float", "low": 1e-5, "high": 0.1,
+                                                "log": True},
+                              "hidden_size": {"type": "int", "low": 64, "high": 512,
+                                              "step": 64}}
+    elif case == "lr":
+        objective["space"] = {"learning_rate": {"type": "float", "low": 1e-7, "high": 0.1,
+                                                "log": True},
+                              "hidden_size": {"type": "int", "low": 64, "high": 256,
+                                              "step": 32}}
+    elif case == "epochs":
+        objective["epochs"] = 3
+    elif case == "dataset":
+        objective["dataset"] = "mnist"
+    suite = write_suite(tmp_path / "s.toml", objective, trials=3)
+    out = tmp_path / "out"
+    code, stdout, err = cli(capsys, "run", suite, "-o", out)
+    assert code == 2
+    assert expected in err and len(err.strip().splitlines()) == 1, err
+    assert not (out / "trials.parquet").exists() and not (out / "journal.log").exists()
+
+
+def test_a_replay_cell_cut_off_while_being_written_is_replayed_whole(tmp_path, capsys) -> None:
+    suite = replay_suite(tmp_path / "s.toml", strategies=["random"], pruners=["none"], seeds=1)
+    out = tmp_path / "r"
+    assert cli(capsys, "run", suite, "-o", out, "--no-report")[0] == 0
+    before = pd.read_parquet(out / "trials.parquet")
+    journal = out / "journal.log"
+    lines = journal.read_text(encoding="utf-8").splitlines(keepends=True)
+    # Drop the completion mark and the last trials, as a kill during the append would.
+    journal.write_text("".join(lines[:-6]), encoding="utf-8")
+    assert cli(capsys, "run", suite, "-o", out, "--no-report")[0] == 0
+    after = pd.read_parquet(out / "trials.parquet")
+    assert len(after) == 15
+    pd.testing.assert_frame_equal(comparable(before).drop(columns=["cell"]),
+                                  comparable(after).drop(columns=["cell"]))
+
+
+def test_tabulate_resumes_and_records_provenance(tmp_path) -> None:
+    grid = TabulationGrid(n_learning_rates=3, hidden_sizes=(64, 96), replicates=2, epochs=1,
+                          reports_per_epoch=2, dataset="digits")
+    out = tmp_path / "t.parquet"
+
+    def stop_after_four(done: int, total: int) -> None:
+        if done == 4:
+            raise KeyboardInterrupt
+
+    with one_torch_thread():
+        with pytest.raises(KeyboardInterrupt):
+            tabulate(grid, out, on_run=stop_after_four)
+        assert not out.exists()
+        partial = out.with_name(out.name + ".partial.jsonl")
+        first = partial.read_text(encoding="utf-8").splitlines()
+        assert len(first) == 4
+        with partial.open("a", encoding="utf-8") as f:
+            f.write('[{"cut off by a kill')  # a half-written line is ignored
+        runs: list[int] = []
+        tabulate(grid, out, on_run=lambda done, total: runs.append(done))
+    assert not partial.exists()
+    df = pd.read_parquet(out)
+    assert len(df) == 3 * 2 * 2 * 2
+    kept = pd.DataFrame([row for line in first for row in json.loads(line)])
+    merged = df.merge(kept, on=["learning_rate", "hidden_size", "replicate", "step"])
+    assert len(merged) == len(kept)
+    assert (merged["val_accuracy_x"] == merged["val_accuracy_y"]).all()
+    meta = read_meta(out)
+    assert meta["grid"]["dataset"] == "digits" and meta["dataset_checksum"]
+    assert meta["device"] == "cpu" and meta["versions"]["optuna"] == optuna.__version__
+
+
+def test_tabulated_table_is_complete_before_it_is_written(tmp_path) -> None:
+    with pytest.raises(BenchError, match="does not exist"):
+        tabulate(TabulationGrid(dataset="digits"), tmp_path / "missing" / "t.parquet")
+    assert files_in(tmp_path) == []
