@@ -21,6 +21,9 @@ from optuna.storages.journal._storage import JournalOperation
 from bench.errors import BenchError
 
 JOURNAL_FILE = "journal.log"
+# A writer holds the journal's lock for one append; one killed while holding it leaves the
+# lock file behind, which others take over after this many seconds (Optuna's default: 30).
+JOURNAL_LOCK_GRACE_S = 5
 HEARTBEAT_INTERVAL_S = 10  # RDB storages: a trial's process beats this often
 HEARTBEAT_ENV = "SAMPLERBENCH_HEARTBEAT_S"  # overrides it (integer seconds), e.g. in tests
 
@@ -103,7 +106,8 @@ def _open_storage(url: str, heartbeat: bool) -> BaseStorage:
             print(f"samplerbench: journal file {path} ended in a partial record (a writer "
                   f"was stopped mid-write); dropped its {dropped} bytes", file=sys.stderr)
         try:
-            return JournalStorage(JournalFileBackend(str(path)))
+            lock = JournalFileSymlinkLock(str(path), grace_period=JOURNAL_LOCK_GRACE_S)
+            return JournalStorage(JournalFileBackend(str(path), lock_obj=lock))
         except (ValueError, KeyError, UnicodeDecodeError) as err:
             raise BenchError(f"journal file {path} is corrupt ({err}); restore it from a "
                              "backup or move it away to start afresh") from None
@@ -202,7 +206,7 @@ def repair_journal_tail(path: Path) -> int:
     """
     if not _ends_partial(path):
         return 0
-    lock = JournalFileSymlinkLock(str(path))
+    lock = JournalFileSymlinkLock(str(path), grace_period=JOURNAL_LOCK_GRACE_S)
     lock.acquire()
     try:
         if not _ends_partial(path):

@@ -127,7 +127,8 @@ def tabulate(grid: TabulationGrid, out: Path, device: str = "cpu",
                 done[(r, lr, h)] = rows
             if on_run is not None:
                 on_run(n, len(runs))
-    df = pd.DataFrame([row for key in sorted(done) for row in done[key]])
+    wanted = {(r, lr, h) for r, lr, h, _ in runs}
+    df = pd.DataFrame([row for key in sorted(done) if key in wanted for row in done[key]])
     meta = {
         "grid": asdict(grid),
         "dataset_checksum": data.checksum,
@@ -144,5 +145,6 @@ def tabulate(grid: TabulationGrid, out: Path, device: str = "cpu",
                   "tabulating; replay sums them as simulated wall time",
     }
     write_table(df, meta, out)
-    partial.unlink()
+    if set(done) <= wanted:  # keep runs of a larger grid for a later, larger tabulation
+        partial.unlink()
     return out

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -69,7 +70,9 @@ def test_parallel_trials_on_postgres_meet_each_budget(
 
 def _running_trial(url: str) -> tuple[optuna.Study, int]:
     study = optuna.create_study(storage=open_storage(url, heartbeat=True))
-    return study, study.ask()._trial_id
+    with warnings.catch_warnings():  # Optuna: heartbeats are meant for study.optimize
+        warnings.simplefilter("ignore", UserWarning)
+        return study, study.ask()._trial_id
 
 
 def test_a_running_trial_is_failed_once_its_heartbeats_stop(

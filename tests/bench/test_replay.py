@@ -16,6 +16,7 @@ import optuna
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from digits_suite import cli, comparable, files_in, one_torch_thread, write_suite
 
 from bench.errors import BenchError
 from bench.objective import ObjectiveSpec
@@ -23,7 +24,6 @@ from bench.replay import ReplayObjective
 from bench.spaces import SEED_SPACE
 from bench.table import META_KEY, load_curves, read_meta
 from bench.tabulate import TabulationGrid, tabulate
-from digits_suite import cli, comparable, files_in, one_torch_thread, write_suite
 
 TABLE = Path(__file__).resolve().parent.parent / "fixtures" / "digits-table.parquet"
 REPLAY = {"kind": "mnist-table", "dataset": "digits", "table": str(TABLE), "epochs": 2,
@@ -157,7 +157,7 @@ def test_bad_tables_are_refused_before_anything_runs(tmp_path, capsys, case, exp
         objective["dataset"] = "mnist"
     suite = write_suite(tmp_path / "s.toml", objective, trials=3)
     out = tmp_path / "out"
-    code, stdout, err = cli(capsys, "run", suite, "-o", out)
+    code, _stdout, err = cli(capsys, "run", suite, "-o", out)
     assert code == 2
     assert expected in err and len(err.strip().splitlines()) == 1, err
     assert not (out / "trials.parquet").exists() and not (out / "journal.log").exists()
