@@ -27,6 +27,8 @@ Design:
 - Out of memory (`torch.OutOfMemoryError`, on any device) splits the batch in halves and
   retries each half from its seeds. Prune decisions already given by `on_report` are
   remembered and replayed, so the callback never sees the same (network, report) twice.
+  (The CPU allocator raises a plain RuntimeError, which is not caught: on the CPU
+  `choose_batch_size_k` sizes K from MemAvailable instead.)
 """
 
 from __future__ import annotations
@@ -75,6 +77,21 @@ def _views(flat: torch.Tensor, h: int, f: int) -> tuple[torch.Tensor, ...]:
         flat[:, o1:o2],
         flat[:, o2:o3].view(k, N_CLASSES, h),
         flat[:, o3:],
+    )
+
+
+def _fused_adam(
+    params: list[torch.Tensor],
+    grads: list[torch.Tensor],
+    exp_avg: list[torch.Tensor],
+    exp_avg_sq: list[torch.Tensor],
+    steps: list[torch.Tensor],
+    lr: float,
+) -> None:
+    """One in-place step of torch.optim.Adam(fused=True)'s kernel, no weight decay/amsgrad."""
+    torch._fused_adam_(
+        params, grads, exp_avg, exp_avg_sq, [], steps, lr=lr, beta1=BETAS[0], beta2=BETAS[1],
+        weight_decay=0.0, eps=EPS, amsgrad=False, maximize=False,
     )
 
 
@@ -157,11 +174,12 @@ class _Stack:
         w1, b1, w2, b2 = _views(params, h, n_features)
         for k, (config, generator) in enumerate(zip(configs, generators, strict=True)):
             net = build_network(n_features, config.hidden_sizes, generator, torch.device("cpu"))
+            weight1, bias1, weight2, bias2 = (p.detach() for p in net.parameters())
             hk = hidden[k]
-            w1[k, :hk].copy_(net[0].weight.detach())
-            b1[k, :hk].copy_(net[0].bias.detach())
-            w2[k, :, :hk].copy_(net[2].weight.detach())
-            b2[k].copy_(net[2].bias.detach())
+            w1[k, :hk].copy_(weight1)
+            b1[k, :hk].copy_(bias1)
+            w2[k, :, :hk].copy_(weight2)
+            b2[k].copy_(bias2)
         lr = [c.learning_rate for c in configs]
         return cls(n_features, hidden, lr, params.to(device), per_network_adam=per_network_adam)
 
@@ -175,8 +193,9 @@ class _Stack:
         for buf in (self.params, self.exp_avg, self.exp_avg_sq):
             old = buf.index_select(0, index)
             kept.append(old if h_new == h_old else _repad(old, h_old, h_new, f))
-        return _Stack(f, hidden, [self.lr[r] for r in rows], *kept,
-                      per_network_adam=self.per_network_adam)
+        params, exp_avg, exp_avg_sq = kept
+        return _Stack(f, hidden, [self.lr[r] for r in rows], params, exp_avg, exp_avg_sq,
+                      self.per_network_adam)
 
     def step(self, x: torch.Tensor, y: torch.Tensor, idx: torch.Tensor, t: int) -> None:
         """Adam step `t` of every network k on its minibatch `x[idx[k]]`, `y[idx[k]]`.
@@ -206,15 +225,11 @@ class _Stack:
     def _adam(self, t: int) -> None:
         self._t.fill_(t)
         first, grads, exp_avg, exp_avg_sq = self._rows
-        beta1, beta2 = BETAS
-        common = {"beta1": beta1, "beta2": beta2, "weight_decay": 0.0, "eps": EPS,
-                  "amsgrad": False, "maximize": False}
         if self.per_network_adam:
             for p, g, m, v, lr in zip(first, grads, exp_avg, exp_avg_sq, self.lr, strict=True):
-                torch._fused_adam_([p], [g], [m], [v], [], [self._t], lr=lr, **common)
+                _fused_adam([p], [g], [m], [v], [self._t], lr)
             return
-        steps = [self._t] * len(first)
-        torch._fused_adam_(first, grads, exp_avg, exp_avg_sq, [], steps, lr=1.0, **common)
+        _fused_adam(first, grads, exp_avg, exp_avg_sq, [self._t] * len(first), 1.0)
         self.params.addcmul_(self._scratch, self._lr_column)
         self._scratch.zero_()
 
@@ -222,7 +237,8 @@ class _Stack:
         """Rows of `x` each network classifies as `y`, as an int64 tensor [K] (no host sync)."""
         w1, b1, w2, b2 = self.views(self.params)
         k, h = w1.shape[0], w1.shape[1]
-        chunk = max(1, EVAL_ELEMENTS // (k * h))
+        # Bounded by the input width too, in case a backend materialises the expanded rows.
+        chunk = max(1, EVAL_ELEMENTS // (k * max(h, self.n_features)))
         total = torch.zeros(k, dtype=torch.int64, device=x.device)
         for i in range(0, len(x), chunk):
             xc = x[i : i + chunk]
@@ -278,6 +294,10 @@ def _train_group(members: list[int], job: _Job) -> dict[int, TrainResult]:
             train_s = (t_eval - clock) / len(alive)
             scores = stack.correct(data.val_x, data.val_y).tolist()
             eval_s = (time.perf_counter() - t_eval) / len(alive)
+            tests: list[float | None] = [None] * len(alive)
+            if settings.test_each_epoch and steps % steps_per_epoch == 0:
+                tests = [c / len(data.test_x) for c in
+                         stack.correct(data.test_x, data.test_y).tolist()]
             keep: list[int] = []
             for row, (i, correct) in enumerate(zip(alive, scores, strict=True)):
                 point = ReportPoint(
@@ -287,6 +307,7 @@ def _train_group(members: list[int], job: _Job) -> dict[int, TrainResult]:
                     accuracy=correct / len(data.val_x),
                     train_s=train_s,
                     eval_s=eval_s,
+                    test_accuracy=tests[row],
                 )
                 reports[i].append(point)
                 if ask(i, point):
@@ -375,7 +396,10 @@ def train_batch(
     Network k gets the initial weights and data order `bench.training.train(configs[k], data,
     settings, seeds[k])` would give it, and reports at the same steps. Timings are shared:
     each network's `train_s` and `eval_s` at a report (and `test_s`) are the batch's seconds
-    divided evenly among the networks alive in the batch at that time.
+    divided evenly among the networks alive in the batch at that time. Several batches (see
+    `max_k`) run one after another. After an out-of-memory retry the results hold the retry's
+    report points (same accuracies: training is a function of the seeds), while `on_report`
+    saw the first attempt's; the failed attempt's seconds are charged to no network.
 
     Args:
         configs: the networks; each must be adam with one hidden layer (`check_batchable`).

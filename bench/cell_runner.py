@@ -307,9 +307,9 @@ def run_parallel_trials(study: optuna.Study, objective: Objective, cell: Cell, d
                         emit: Callable[[CellEvent], None]) -> int:
     """Run a cell's trials on `cell.trials_in_parallel` threads that share one study.
 
-    A thread reserves a slot under a lock before it asks, so the cell never runs past its
-    budget however the threads interleave. The first error stops the other threads after
-    their current trial and is raised here.
+    A thread reserves a slot and asks for its trial under one lock, so the cell never runs
+    past its budget and a grid never hands out a point twice, however the threads interleave.
+    The first error stops the other threads after their current trial and is raised here.
 
     Args:
         study: the cell's study, sampler and pruner set.
@@ -322,23 +322,24 @@ def run_parallel_trials(study: optuna.Study, objective: Objective, cell: Cell, d
         How many trials the threads ran.
     """
     lock = threading.Lock()
-    count = {"done": done, "running": 0, "ran": 0}
+    count = {"done": done, "running": 0, "ran": 0, "grid_used_up": 0}
     errors: list[BaseException] = []
 
-    def reserve() -> bool:
+    def reserve() -> optuna.Trial | None:
         with lock:
             if errors or count["done"] + count["running"] >= cell.trials:
-                return False
-            if grid_exhausted(study, done):
-                study.set_user_attr("samplerbench_grid_exhausted_after", count["done"])
-                return False
+                return None
+            if _grid_points_taken(study):
+                count["grid_used_up"] = 1
+                return None
+            trial = study.ask()
             count["running"] += 1
-            return True
+            return trial
 
     def work() -> None:
-        while reserve():
+        while (trial := reserve()) is not None:
             try:
-                run_trial(study, objective)
+                run_trial(study, objective, trial)
             except BaseException as err:  # handed to the calling thread below
                 with lock:
                     count["running"] -= 1
@@ -358,7 +359,25 @@ def run_parallel_trials(study: optuna.Study, objective: Objective, cell: Cell, d
         thread.join()
     if errors:
         raise errors[0]
+    if count["grid_used_up"]:
+        study.set_user_attr("samplerbench_grid_exhausted_after", count["done"])
     return count["ran"]
+
+
+def _grid_points_taken(study: optuna.Study) -> bool:
+    """True when every point of a grid sampler has a trial, finished or running.
+
+    Optuna's `is_exhausted` waits for the running ones, and meanwhile hands their points out
+    again; parallel trials must stop asking as soon as no point is left.
+    """
+    sampler = study.sampler
+    if not isinstance(sampler, GridSampler):
+        return False
+    size = len(sampler._all_grids)
+    taken = {t.system_attrs.get("grid_id")
+             for t in study._storage.get_all_trials(study._study_id, deepcopy=False)
+             if t.state == TrialState.RUNNING or t.state.is_finished()}
+    return len(taken & set(range(size))) == size
 
 
 def _best(study: optuna.Study) -> float | None:
@@ -366,14 +385,16 @@ def _best(study: optuna.Study) -> float | None:
     return max(values) if values else None  # type: ignore[type-var]
 
 
-def run_trial(study: optuna.Study, objective: Objective) -> None:
-    """Ask, suggest (timed as sampler time), evaluate, record, tell.
+def run_trial(study: optuna.Study, objective: Objective,
+              trial: optuna.Trial | None = None) -> None:
+    """Ask (unless `trial` was asked already), suggest (timed as sampler time), evaluate,
+    record, tell.
 
     A live trial's duration is Optuna's own datetime_complete - datetime_start; a replayed
     one records its simulated duration (recorded objective seconds + real sampler seconds).
     """
     t0 = time.perf_counter()
-    trial = study.ask()
+    trial = trial or study.ask()
     with trial_heartbeat(study._storage, trial._trial_id):
         try:
             params = objective.space.suggest(trial)

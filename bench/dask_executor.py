@@ -37,7 +37,9 @@ class DaskExecutor:
     Args:
         workers: worker processes of the LocalCluster (ignored with a scheduler).
         scheduler: address of a running dask scheduler, e.g. `tcp://host:8786`.
-        retries: how often a cell's task may be restarted after its worker died.
+        retries: how often a cell's task may be restarted after its worker died (on a
+            LocalCluster; a remote scheduler applies its own
+            `distributed.scheduler.allowed-failures`, 3 by default).
         connect_timeout_s: how long to try reaching `scheduler`.
     """
 
@@ -89,8 +91,10 @@ class DaskExecutor:
                 client = Client(self.scheduler, timeout=self.connect_timeout_s,
                                 set_as_default=False)
             except (OSError, TimeoutError) as err:
-                raise BenchError(f"cannot reach the dask scheduler at {self.scheduler} ({err}); "
-                                 "start `dask scheduler` there or fix --scheduler") from None
+                reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+                raise BenchError(f"cannot reach the dask scheduler at {self.scheduler} "
+                                 f"({reason}); start `dask scheduler` there or fix --scheduler"
+                                 ) from None
             with client:
                 yield client
             return

@@ -94,6 +94,9 @@ def _drain(q: queue.Queue[CellEvent | None], on_event: EventSink) -> None:
 
 def make_executor(kind: str, workers: int, scheduler: str | None = None) -> Executor:
     """The executor named by a suite or `--executor`."""
+    if scheduler and kind != "dask":
+        raise BenchError(f"--scheduler {scheduler} needs the dask executor, not {kind!r}; "
+                         "add --executor dask")
     if kind == "serial":
         return SerialExecutor()
     if kind == "processes":

@@ -14,6 +14,7 @@ import optuna
 import pandas as pd
 from optuna.storages import BaseStorage
 
+from bench.errors import BenchError
 from bench.schema import (
     PARAM_PREFIX,
     SCHEMA_VERSION,
@@ -157,15 +158,29 @@ def _frame(rows: list[dict[str, Any]], columns: dict[str, str]) -> pd.DataFrame:
 
 
 def atomic_write(path: Path, write: Any) -> None:
-    """Call `write(tmp_path)`, then rename onto `path`: readers never see a partial file."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    """Call `write(tmp_path)`, then rename onto `path`: readers never see a partial file.
+
+    A failed write (full disk, quota, permissions) removes the temporary file, leaves any
+    previous `path` as it was and raises BenchError.
+    """
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as err:
+        raise _write_error(path, err) from None
     os.close(fd)
     try:
         write(Path(tmp))
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(err, OSError):
+            raise _write_error(path, err) from None
         raise
+
+
+def _write_error(path: Path, err: OSError) -> BenchError:
+    return BenchError(f"cannot write {path} ({err.strerror or err}); nothing was half-written: "
+                      "free some space or fix the folder's permissions and run again")
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:

@@ -20,9 +20,10 @@ N_CLASSES = 10
 FLOAT_BYTES = 4
 INDEX_BYTES = 8
 # Evaluation runs the validation/test rows in chunks holding at most this many hidden
-# activations across the whole batch (float32: 64 MiB), whatever K is.
+# activations (or gathered inputs) across the whole batch (float32: 64 MiB), whatever K is.
 EVAL_ELEMENTS = 1 << 24
-# More networks than this in one batch buys no throughput on any device we measured, and the
+# A sane upper bound: on the CPU throughput is flat from K=8 on (benchmarks/bench_batched.py),
+# on a GPU 1024 seed-sized networks give each kernel ~10^10 flops (not measured here), and the
 # per-epoch host work (one randperm per network) grows with K.
 DEFAULT_CAP = 1024
 

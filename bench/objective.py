@@ -17,7 +17,14 @@ from bench.datasets import Splits, check_dataset_name, check_validation, load_da
 from bench.devices import resolve_device
 from bench.errors import BenchError
 from bench.spaces import ParamValue, SearchSpace, get_space
-from bench.training import NetworkConfig, ReportPoint, TrainSettings, train, trial_seed
+from bench.training import (
+    NetworkConfig,
+    ReportPoint,
+    TrainSettings,
+    train,
+    trial_seed,
+    warm_up,
+)
 
 
 @dataclass(frozen=True)
@@ -107,6 +114,7 @@ class LiveObjective:
         if self._data is None:
             self._data = load_dataset(self.spec.dataset, device=self.device,
                                       validation=self.spec.validation, data_root=self.data_root)
+            warm_up(self._data)  # before any trial starts its clock
         return self._data
 
     def evaluate(self, trial: optuna.Trial, params: dict[str, ParamValue]) -> Outcome:

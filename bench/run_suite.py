@@ -21,7 +21,13 @@ from bench.machine import machine_info
 from bench.objectives import build_objective
 from bench.progress import SuiteProgress
 from bench.schema import RUN_FILE, SCHEMA_VERSION
-from bench.storage import check_writers, describe, open_storage, resolve_storage_url
+from bench.storage import (
+    check_writable,
+    check_writers,
+    describe,
+    open_storage,
+    resolve_storage_url,
+)
 from bench.suite import Suite
 
 
@@ -124,6 +130,7 @@ def run_suite(suite: Suite, options: RunOptions, stream: TextIO | None = None) -
         url = resolve_storage_url(suite.storage, out)
         check_writers(url, writers(suite))
         storage = open_storage(url)
+        check_writable(storage, url)
     except BenchError:
         if created and not any(out.iterdir()):
             out.rmdir()  # leave no trace of a refused run

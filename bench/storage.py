@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import sys
 import threading
@@ -100,14 +101,14 @@ def _open_storage(url: str, heartbeat: bool) -> BaseStorage:
             raise BenchError(f"journal file {path} is not readable and writable; fix its "
                              "permissions or choose another --output")
         if not os.access(path.parent, os.W_OK):
-            raise BenchError(f"cannot write in {path.parent}; choose a writable --output")
+            raise BenchError(f"journal folder {path.parent} is not writable; choose a writable "
+                             "--output (or --storage journal:PATH)")
         dropped = repair_journal_tail(path)
         if dropped:
             print(f"samplerbench: journal file {path} ended in a partial record (a writer "
                   f"was stopped mid-write); dropped its {dropped} bytes", file=sys.stderr)
         try:
-            lock = JournalFileSymlinkLock(str(path), grace_period=JOURNAL_LOCK_GRACE_S)
-            return JournalStorage(JournalFileBackend(str(path), lock_obj=lock))
+            return JournalStorage(JournalFile(path))
         except (ValueError, KeyError, UnicodeDecodeError) as err:
             raise BenchError(f"journal file {path} is corrupt ({err}); restore it from a "
                              "backup or move it away to start afresh") from None
@@ -126,6 +127,32 @@ def _open_storage(url: str, heartbeat: bool) -> BaseStorage:
         reason = str(err).splitlines()[0][:200]
         raise BenchError(f"cannot open storage {describe(url)}: {reason}; check the URL, "
                          "that the server runs and that the database exists") from None
+
+
+def check_writable(storage: BaseStorage, url: str) -> None:
+    """Refuse a PostgreSQL storage this user may only read, before any cell fails on it.
+
+    Optuna would otherwise fail each write with "An exception is raised during the commit",
+    which does not say that privileges are missing. (Journal files are checked when opened.)
+    """
+    if not isinstance(storage, RDBStorage) or not url.startswith("postgresql"):
+        return
+    import sqlalchemy as sa
+
+    query = sa.text(
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = current_schema() AND ("
+        "(c.relkind = 'r' AND NOT (has_table_privilege(c.oid, 'INSERT') AND "
+        "has_table_privilege(c.oid, 'UPDATE') AND has_table_privilege(c.oid, 'DELETE'))) OR "
+        "(c.relkind = 'S' AND NOT has_sequence_privilege(c.oid, 'USAGE'))) ORDER BY 1")
+    with storage.engine.connect() as conn:
+        denied = [str(name) for (name,) in conn.execute(query)]
+    if denied:
+        raise BenchError(
+            f"storage {describe(url)} is read-only for this user (cannot write "
+            f"{', '.join(denied[:3])}{', ...' if len(denied) > 3 else ''}); grant INSERT, "
+            "UPDATE, DELETE on its tables and USAGE on its sequences, or use another storage"
+        )
 
 
 def driver_url(url: str) -> str:
@@ -209,25 +236,61 @@ def repair_journal_tail(path: Path) -> int:
     lock = JournalFileSymlinkLock(str(path), grace_period=JOURNAL_LOCK_GRACE_S)
     lock.acquire()
     try:
-        if not _ends_partial(path):
-            return 0
-        with open(path, "r+b") as f:
-            size = f.seek(0, os.SEEK_END)
-            end = size
-            while end > 0:
-                start = max(0, end - 65536)
-                f.seek(start)
-                newline = f.read(end - start).rfind(b"\n")
-                if newline >= 0:
-                    end = start + newline + 1
-                    break
-                end = start
-            f.truncate(end)
-            f.flush()
-            os.fsync(f.fileno())
-        return size - end
+        return _cut_partial_tail(path)
     finally:
         lock.release()
+
+
+def _cut_partial_tail(path: Path) -> int:
+    """Truncate after the last newline; the caller holds the journal's lock."""
+    if not _ends_partial(path):
+        return 0
+    with open(path, "r+b") as f:
+        size = f.seek(0, os.SEEK_END)
+        end = size
+        while end > 0:
+            start = max(0, end - 65536)
+            f.seek(start)
+            newline = f.read(end - start).rfind(b"\n")
+            if newline >= 0:
+                end = start + newline + 1
+                break
+            end = start
+        f.truncate(end)
+        f.flush()
+        os.fsync(f.fileno())
+    return size - end
+
+
+class JournalFile(JournalFileBackend):
+    """Optuna's journal file whose appends first cut a partial record left by a dead writer.
+
+    Cutting only at open would not do: with several writers (worker processes) a live one
+    keeps the file open while another dies mid-append, and its next append would glue onto
+    the partial line. The cut happens under the same lock as the append.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.lock = JournalFileSymlinkLock(str(path), grace_period=JOURNAL_LOCK_GRACE_S)
+        super().__init__(str(path), lock_obj=self.lock)
+
+    def append_logs(self, logs: list[dict[str, Any]]) -> None:
+        """Append records as Optuna does (one write, flush, fsync), after the cut."""
+        data = ("\n".join(json.dumps(log, separators=(",", ":")) for log in logs) + "\n")
+        self.lock.acquire()
+        try:
+            dropped = _cut_partial_tail(self.path)
+            if dropped:
+                print(f"samplerbench: journal file {self.path} ended in a partial record (a "
+                      f"writer was stopped mid-write); dropped its {dropped} bytes",
+                      file=sys.stderr)
+            with open(self.path, "ab") as f:
+                f.write(data.encode("utf-8"))
+                f.flush()
+                os.fsync(f.fileno())
+        finally:
+            self.lock.release()
 
 
 def _ends_partial(path: Path) -> bool:

@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.datasets import load_dataset
+from bench.batched import train_batch
+from bench.datasets import Splits, load_dataset
 from bench.devices import device_model, resolve_device
 from bench.errors import BenchError
 from bench.machine import machine_info, versions
@@ -92,17 +93,52 @@ def _read_partial(path: Path) -> dict[tuple[int, float, int], list[dict[str, Any
     return done
 
 
+def calibrate_seconds(grid: TabulationGrid, data: Splits) -> dict[int, dict[str, float]]:
+    """Seconds per report of the single-network loop, per hidden size, measured now.
+
+    One epoch of `bench.training.train` per hidden size (the loop live cells run), reporting
+    as the grid does; the first report is a warm-up and is left out of the means.
+    """
+    settings = TrainSettings(1, None, grid.reports_per_epoch)
+    out: dict[int, dict[str, float]] = {}
+    for h in grid.hidden_sizes:
+        reports = train(NetworkConfig((h,), 1e-3), data, settings, trial_seed(0, h)).reports
+        steady = reports[1:] or reports
+        out[h] = {"train_s": sum(r.train_s for r in steady) / len(steady),
+                  "eval_s": sum(r.eval_s for r in steady) / len(steady)}
+    return out
+
+
+def _train_runs(todo: list[tuple[int, float, int, int]], data: Splits, settings: TrainSettings,
+                batched: bool) -> Iterator[tuple[tuple[int, float, int, int], TrainResult]]:
+    if not batched:
+        for run in todo:
+            yield run, train(NetworkConfig((run[2],), run[1]), data, settings, run[3])
+        return
+    for h in sorted({run[2] for run in todo}):
+        group = [run for run in todo if run[2] == h]
+        results = train_batch([NetworkConfig((h,), lr) for _, lr, _, _ in group], data,
+                              settings, [seed for *_, seed in group])
+        yield from zip(group, results, strict=True)
+
+
 def tabulate(grid: TabulationGrid, out: Path, device: str = "cpu",
              data_root: Path | None = None,
-             on_run: Callable[[int, int], None] | None = None) -> Path:
+             on_run: Callable[[int, int], None] | None = None, batched: bool = True) -> Path:
     """Train every grid point and write the table to `out` (resuming a partial run).
+
+    Accuracies come from training every grid point (batched: many networks in the same
+    kernels, identical results to one at a time). Seconds come from `calibrate_seconds`:
+    the single-network loop that live cells run, timed per hidden size on this device, so
+    replayed wall time is what a live trial would cost here.
 
     Args:
         grid: the grid to tabulate.
         out: the parquet file to write.
         device: where to train.
         data_root: dataset folder.
-        on_run: called with (runs done, runs total) after each run.
+        on_run: called with (runs done, runs total) as runs finish.
+        batched: train many networks at once (`bench.batched`) instead of one at a time.
     """
     grid.validate()
     dev = resolve_device(device)
@@ -115,20 +151,22 @@ def tabulate(grid: TabulationGrid, out: Path, device: str = "cpu",
     settings = TrainSettings(grid.epochs, None, grid.reports_per_epoch, test_each_epoch=True)
     done = _read_partial(partial)
     runs = list(grid.runs())
+    todo = [run for run in runs if run[:3] not in done]
     load_before = os.getloadavg()[0]
     started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    seconds = calibrate_seconds(grid, data)
     with partial.open("a", encoding="utf-8") as log:
-        for n, (r, lr, h, seed) in enumerate(runs, 1):
-            if (r, lr, h) not in done:
-                result = train(NetworkConfig((h,), lr), data, settings, seed)
-                rows = _run_rows(r, lr, h, seed, result)
-                log.write(json.dumps(rows) + "\n")
-                log.flush()
-                done[(r, lr, h)] = rows
+        for (r, lr, h, seed), result in _train_runs(todo, data, settings, batched):
+            rows = _run_rows(r, lr, h, seed, result)
+            log.write(json.dumps(rows) + "\n")
+            log.flush()
+            done[(r, lr, h)] = rows
             if on_run is not None:
-                on_run(n, len(runs))
+                on_run(sum(run[:3] in done for run in runs), len(runs))
     wanted = {(r, lr, h) for r, lr, h, _ in runs}
     df = pd.DataFrame([row for key in sorted(done) if key in wanted for row in done[key]])
+    df["train_s"] = df["hidden_size"].map(lambda h: seconds[int(h)]["train_s"])
+    df["eval_s"] = df["hidden_size"].map(lambda h: seconds[int(h)]["eval_s"])
     meta = {
         "grid": asdict(grid),
         "dataset_checksum": data.checksum,
@@ -141,8 +179,11 @@ def tabulate(grid: TabulationGrid, out: Path, device: str = "cpu",
         "started": started,
         "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "load_average": {"start": load_before, "end": os.getloadavg()[0]},
-        "timing": "train_s and eval_s are wall seconds measured on this device while "
-                  "tabulating; replay sums them as simulated wall time",
+        "trainer": "batched" if batched else "single",
+        "seconds_per_report": {str(h): v for h, v in seconds.items()},
+        "timing": "train_s and eval_s are the single-network loop's seconds per report for "
+                  "the row's hidden size, measured on this device when the table was written "
+                  "(seconds_per_report); replay sums them as simulated wall time",
     }
     write_table(df, meta, out)
     if set(done) <= wanted:  # keep runs of a larger grid for a later, larger tabulation

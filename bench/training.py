@@ -143,6 +143,26 @@ def _optimizer(model: nn.Module, config: NetworkConfig) -> torch.optim.Optimizer
     raise BenchError(f"unknown optimizer {config.optimizer!r}; choose one of: adam, sgd")
 
 
+def warm_up(data: Splits) -> None:
+    """Pay a process's one-off costs of training before any trial is timed.
+
+    The first optimizer a process builds imports `torch._dynamo` (seconds on a small CPU), and
+    the first step initialises autograd and the fused kernels: without this, the first trial of
+    every worker carries those costs in its objective time and duration. One step of each
+    optimizer on two rows does it; the generator is a private one, so no seed is consumed.
+
+    Args:
+        data: the splits the trials will train on (their device and width).
+    """
+    device = data.train_x.device
+    model = build_network(data.n_features, (8,), torch.Generator().manual_seed(0), device)
+    for name in OPTIMIZERS:
+        optimizer = _optimizer(model, NetworkConfig((8,), 1e-3, name))
+        nn.functional.cross_entropy(model(data.train_x[:2]), data.train_y[:2]).backward()
+        optimizer.step()
+    synchronize(device)
+
+
 def train(
     config: NetworkConfig,
     data: Splits,

@@ -18,60 +18,10 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
-from torchvision import datasets, transforms
 
 from bench.datasets import Splits, default_data_root, load_dataset
+from bench.seed_reference import seed_loop
 from bench.training import NetworkConfig, TrainSettings, train, trial_seed
-
-
-class SimpleNet(nn.Module):
-    """The seed's network, verbatim."""
-
-    def __init__(self, hidden_size: int) -> None:
-        super().__init__()
-        self.fc1 = nn.Linear(28 * 28, hidden_size)
-        self.fc2 = nn.Linear(hidden_size, 10)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Flatten, hidden layer, ReLU, logits."""
-        x = x.view(-1, 28 * 28)
-        x = torch.relu(self.fc1(x))
-        return self.fc2(x)
-
-
-def seed_loop(root: Path, hidden: int, lr: float, epochs: int, seed: int) -> tuple[list[float],
-                                                                                   float]:
-    """The seed's loop (ToTensor + DataLoader): per-epoch seconds and final test accuracy."""
-    torch.manual_seed(seed)  # the seed example seeds nothing; we fix it for a fair comparison
-    transform = transforms.ToTensor()
-    train_set = datasets.MNIST(str(root), train=True, download=False, transform=transform)
-    test_set = datasets.MNIST(str(root), train=False, download=False, transform=transform)
-    loader = DataLoader(train_set, batch_size=64, shuffle=True)
-    test_loader = DataLoader(test_set, batch_size=64)
-    model = SimpleNet(hidden)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    criterion = nn.CrossEntropyLoss()
-    times = []
-    acc = 0.0
-    for _ in range(epochs):
-        start = time.perf_counter()
-        model.train()
-        for data, target in loader:
-            optimizer.zero_grad()
-            loss = criterion(model(data), target)
-            loss.backward()
-            optimizer.step()
-        times.append(time.perf_counter() - start)
-        model.eval()
-        correct = total = 0
-        with torch.no_grad():
-            for data, target in test_loader:
-                pred = model(data).argmax(dim=1, keepdim=True)
-                correct += pred.eq(target.view_as(pred)).sum().item()
-                total += target.size(0)
-        acc = correct / total
-    return times, acc
 
 
 def fast_loop(data: Splits, hidden: int, lr: float, epochs: int, seed: int) -> tuple[

@@ -32,6 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--replicates", type=int, default=d.replicates)
     parser.add_argument("--epochs", type=int, default=d.epochs)
     parser.add_argument("--reports-per-epoch", type=int, default=d.reports_per_epoch)
+    parser.add_argument("--one-at-a-time", action="store_true",
+                        help="train one network at a time instead of batched (same results)")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch CPU threads (default: torch's choice); 1 keeps timings "
                              "steady on a busy machine")
@@ -55,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
         bar.refresh()
 
     try:
-        path = tabulate(grid, args.output, args.device, args.data_root, on_run)
+        path = tabulate(grid, args.output, args.device, args.data_root, on_run,
+                        batched=not args.one_at_a_time)
     finally:
         bar.close()
     print(path)

@@ -54,6 +54,7 @@ def _optuna_cli(*args: str) -> Any:
     return json.loads(done.stdout)
 
 
+@pytest.mark.slow  # two fresh `optuna` processes per storage
 @pytest.mark.parametrize("kind", ["journal", "rdb"])
 def test_optuna_cli_lists_the_studies_and_trials(
         results: dict[str, tuple[str, pd.DataFrame]], kind: str) -> None:

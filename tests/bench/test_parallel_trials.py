@@ -88,6 +88,17 @@ def test_parallel_session_fails_only_trials_left_by_a_stopped_process(
     assert not [t for t in trials if t.state == TrialState.RUNNING]
 
 
+def test_parallel_trials_stop_when_the_grid_is_used_up_without_repeating_a_point(
+        tiny_suite: Callable[..., dict[str, Any]], tmp_path: Path) -> None:
+    cell = _cell(tiny_suite, trials=12, trials_in_parallel=3,
+                 strategies=[{"name": "grid", "options": {"points": 1}}])  # 1 x 7 points
+    _, study = _run(cell, resolve_storage_url("journal", tmp_path))
+    trials = study.get_trials()
+    assert len(trials) == 7
+    assert len({t.params["hidden_size"] for t in trials}) == 7
+    assert study.user_attrs["samplerbench_grid_exhausted_after"] == 7
+
+
 def test_constant_liar_is_on_for_tpe_with_parallel_trials(
         tiny_suite: Callable[..., dict[str, Any]]) -> None:
     tpe = _cell(tiny_suite, strategies=["tpe"], trials_in_parallel=2)

@@ -1,0 +1,110 @@
+"""`samplerbench ci`: run a replay suite in a fresh folder and gate it on a baseline.
+
+The shipped CI suite replays the shipped MNIST table; these tests run small suites of the
+same shape on the digits table, with baselines made by `run` + `baseline` as the README says.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from digits_suite import cli, write_suite
+
+from bench.commands.ci import default_baseline
+from bench.suite import load_suite
+from bench.table import shipped_table_path
+
+TABLE = Path(__file__).resolve().parent.parent / "fixtures" / "digits-table.parquet"
+REPLAY = {"kind": "mnist-table", "dataset": "digits", "table": str(TABLE), "epochs": 2,
+          "reports_per_epoch": 2}
+
+
+def ci_suite(path: Path, objective: dict[str, object] | None = None, **top: object) -> Path:
+    """Random and TPE x no pruner, 6 seeds x 12 trials on the digits table."""
+    settings: dict[str, object] = {"name": "ci-test", "trials": 12, "seeds": 6,
+                                   "strategies": ["random", "tpe"], "pruners": ["none"]}
+    settings.update(top)
+    return write_suite(path, {**REPLAY, **(objective or {})}, **settings)
+
+
+@pytest.fixture(name="baseline", scope="module")
+def _baseline(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(suite file, its baseline file)."""
+    from bench.cli import main
+
+    root = tmp_path_factory.mktemp("ci")
+    suite = ci_suite(root / "ci.toml")
+    assert main(["run", str(suite), "-o", str(root / "results"), "--no-report"]) == 0
+    assert main(["baseline", str(root / "results"), "-o", str(root / "baseline.json")]) == 0
+    return suite, root / "baseline.json"
+
+
+def test_ci_passes_unchanged_code_and_writes_the_summary(baseline, tmp_path, capsys) -> None:
+    suite, base = baseline
+    summary = tmp_path / "summary.md"
+    start = time.perf_counter()
+    code, out, err = cli(capsys, "ci", "--suite", suite, "--baseline", base,
+                         "--summary", summary)
+    assert code == 0, err
+    assert time.perf_counter() - start < 60
+    assert "PASSED: no regression" in out
+    # Replay is deterministic and the seeds are the baseline's: an exact reproduction.
+    assert out.count("+0.0000") == 4
+    assert "## samplerbench regression gate: passed" in summary.read_text(encoding="utf-8")
+    assert "ran 144 trials" in err
+
+
+def test_ci_keeps_results_only_where_asked(baseline, tmp_path, capsys) -> None:
+    suite, base = baseline
+    out_dir = tmp_path / "kept"
+    code, _, err = cli(capsys, "ci", "--suite", suite, "--baseline", base, "-o", out_dir)
+    assert code == 0, err
+    assert (out_dir / "trials.parquet").is_file() and (out_dir / "run.json").is_file()
+    code, _, err = cli(capsys, "ci", "--suite", suite, "--baseline", base, "-o", out_dir)
+    assert code == 2 and "is not empty; `ci` needs a fresh results folder" in err
+
+
+def test_ci_catches_a_planted_bug(baseline, tmp_path, capsys) -> None:
+    _, base = baseline
+    planted = ci_suite(tmp_path / "planted.toml", strategies=[
+        "random", {"name": "benchmarks.planted:clipped_tpe", "label": "tpe"}])
+    code, out, _ = cli(capsys, "ci", "--suite", planted, "--baseline", base)
+    assert code == 1
+    assert "REGRESSED: tpe/none final_best, tpe/none area" in out
+
+
+@pytest.mark.parametrize(("case", "expected"), [
+    ("no_table", "replays table {tmp}/missing.parquet, which does not exist; build it with "
+                 "`samplerbench tabulate -o {tmp}/missing.parquet`"),
+    ("no_baseline", "baseline {tmp}/none.json does not exist; create it from a run of the "
+                    "suite"),
+    ("other_suite", "cannot compare: different suite (trials: baseline 12, results 10)"),
+    ("live", "trains live; `ci` runs replay suites"),
+])
+def test_ci_refuses_bad_inputs_before_running(baseline, tmp_path, capsys, case, expected
+                                              ) -> None:
+    suite, base = baseline
+    if case == "no_table":
+        suite = ci_suite(tmp_path / "s.toml", {"table": str(tmp_path / "missing.parquet")})
+    elif case == "no_baseline":
+        base = tmp_path / "none.json"
+    elif case == "other_suite":
+        suite = ci_suite(tmp_path / "s.toml", trials=10)
+    elif case == "live":
+        suite = write_suite(tmp_path / "s.toml", {"kind": "mnist", "dataset": "digits"})
+    out_dir = tmp_path / "out"
+    code, out, err = cli(capsys, "ci", "--suite", suite, "--baseline", base, "-o", out_dir)
+    assert code == 2 and out == ""
+    assert expected.format(tmp=tmp_path) in err and len(err.strip().splitlines()) == 1, err
+    assert not out_dir.exists()  # refused before anything ran
+
+
+def test_shipped_ci_suite_replays_the_shipped_table_with_power() -> None:
+    suite = load_suite("ci")
+    assert suite.objective.kind == "mnist-table" and suite.objective.table is None
+    assert suite.objective.spec.dataset == "mnist" and suite.objective.spec.space == "seed"
+    assert {s.name for s in suite.strategies} == {"random", "tpe"}
+    assert 30 <= suite.trials <= 50 and len(suite.seeds) >= 20
+    assert default_baseline() == shipped_table_path().parent / "ci-baseline.json"
