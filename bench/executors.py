@@ -8,6 +8,7 @@ error, and the other cells go on.
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import queue
 import threading
 import traceback
@@ -57,6 +58,17 @@ def _worker(task: CellTask, q: queue.Queue[CellEvent | None]) -> CellResult:
     return run_cell_safely(task, q.put)
 
 
+def share_cores(workers: int) -> None:
+    """Give each of `workers` processes an equal share of the cores as torch threads.
+
+    Torch defaults to every core in every process; N workers then oversubscribe the CPU N
+    times, and OpenMP's spinning makes small networks train many times slower.
+    """
+    import torch
+
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+
+
 class ProcessExecutor:
     """Cells spread over `workers` local processes (spawned, so torch's threads are safe)."""
 
@@ -73,7 +85,8 @@ class ProcessExecutor:
             relay = threading.Thread(target=_drain, args=(q, on_event), daemon=True)
             relay.start()
             results: dict[str, CellResult] = {}
-            with ProcessPoolExecutor(self.workers, mp_context=ctx) as pool:
+            with ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=share_cores,
+                                     initargs=(self.workers,)) as pool:
                 futures = {pool.submit(_worker, t, q): t for t in tasks}
                 for fut in as_completed(futures):
                     task = futures[fut]

@@ -13,7 +13,7 @@ from bench.run_suite import RunOptions, RunSummary, apply_options, run_suite
 from bench.suite import load_suite
 
 HELP = "run a suite of cells (strategy x pruner x seed x device), resuming where it stopped"
-DEFAULT_SUITE = "quick"
+DEFAULT_SUITE = "replay"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
