@@ -58,15 +58,17 @@ def _worker(task: CellTask, q: queue.Queue[CellEvent | None]) -> CellResult:
     return run_cell_safely(task, q.put)
 
 
-def share_cores(workers: int) -> None:
-    """Give each of `workers` processes an equal share of the cores as torch threads.
+def init_worker(workers: int) -> None:
+    """Set up a worker process: an equal share of the cores, and Optuna's log quiet.
 
     Torch defaults to every core in every process; N workers then oversubscribe the CPU N
     times, and OpenMP's spinning makes small networks train many times slower.
     """
+    import optuna
     import torch
 
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
 class ProcessExecutor:
@@ -85,7 +87,7 @@ class ProcessExecutor:
             relay = threading.Thread(target=_drain, args=(q, on_event), daemon=True)
             relay.start()
             results: dict[str, CellResult] = {}
-            with ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=share_cores,
+            with ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=init_worker,
                                      initargs=(self.workers,)) as pool:
                 futures = {pool.submit(_worker, t, q): t for t in tasks}
                 for fut in as_completed(futures):

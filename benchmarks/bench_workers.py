@@ -5,7 +5,7 @@ Each size runs the suite into a fresh journal file and prints the wall time of t
 trial (cluster start excluded), and the ratio of 2 workers to 1. On a machine with fewer
 free cores than workers the ratio says so.
 
-    python benchmarks/bench_workers.py [--seeds 4] [--trials 6] [--epochs 2] [--executor dask]
+    python benchmarks/bench_workers.py [--seeds 4] [--trials 10] [--epochs 6] [--executor dask]
 """
 
 from __future__ import annotations
@@ -59,8 +59,8 @@ def main() -> None:
     """Run 1 then 2 workers and print both and the ratio."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=4)
-    parser.add_argument("--trials", type=int, default=6)
-    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--trials", type=int, default=10)
+    parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--executor", default="dask", help="dask or processes")
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)

@@ -18,7 +18,6 @@ first torch call). GP fits a Gaussian process per ask (about 18 s at 1,000 trial
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -96,7 +95,9 @@ def test_sampler_overhead(benchmark: Any, name: str, finished: int) -> None:
     def setup() -> tuple[tuple[optuna.Study], dict[str, Any]]:
         return (prefilled_study(name, finished),), {}
 
-    run: Callable[[optuna.Study], None] = lambda study: out.append(one_trial(study))  # noqa: E731
+    def run(study: optuna.Study) -> None:
+        out.append(one_trial(study))
+
     benchmark.pedantic(run, setup=setup, rounds=ROUNDS.get((name, finished), DEFAULT_ROUNDS),
                        iterations=1, warmup_rounds=1)
     for params in out:

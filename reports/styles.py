@@ -17,8 +17,9 @@ SAMPLER_COLOURS: dict[str, str] = {
     "cmaes": "#e69f00",
     "gp": "#009e73",
     "qmc": "#cc79a7",
-    "nsgaii": "#d55e00",
-    "grid": "#56b4e9",
+    "nsgaii": "#44aa99",
+    "grid": "#d55e00",
+    "tpe-multivariate": "#882255",
     "bruteforce": "#8c564b",
     "auto": "#000000",
 }

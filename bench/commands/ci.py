@@ -42,7 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="keep the run's results in DIR, which must not exist or be "
                              "empty (default: a temporary folder, removed afterwards)")
     parser.add_argument("--workers", type=int, default=None,
-                        help="worker processes (default: the suite's)")
+                        help="run the cells on this many worker processes (default: the "
+                             "suite's executor; results do not depend on it)")
     add_gate_options(parser)
 
 
@@ -82,7 +83,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_and_gate(suite: Suite, args: argparse.Namespace, baseline: Baseline, out: Path,
                   settings: GateSettings) -> int:
-    summary = run_suite(suite, RunOptions(output=out, workers=args.workers))
+    parallel = args.workers is not None and args.workers > 1
+    summary = run_suite(suite, RunOptions(output=out, workers=args.workers,
+                                          executor="processes" if parallel else None))
     if summary.failed:
         for cell in summary.failed:
             print(f"FAILED {cell.cell}: {cell.error}", file=sys.stderr)

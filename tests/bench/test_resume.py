@@ -18,7 +18,7 @@ from typing import Any
 import optuna
 import pandas as pd
 import pytest
-from digits_suite import ONE_THREAD_ENV, cli, comparable, one_torch_thread, write_suite
+from digits_suite import ONE_THREAD_ENV, cli, one_torch_thread, write_suite
 from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
@@ -264,4 +264,3 @@ def test_ten_sigkills_then_a_full_run_keep_every_trial_exactly_once(tmp_path: Pa
                 assert t.user_attrs[FAIL_REASON] == STALE
     grid = trials[(trials["strategy"] == "grid") & trials["state"].ne("FAIL")]
     assert not grid.duplicated(["cell", "param_learning_rate", "param_hidden_size"]).any()
-    assert len(comparable(trials)) == len(trials)
