@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 from digits_suite import cli, write_suite
 
+from bench.baseline_file import check_comparable, identity, read_baseline
 from bench.commands.ci import default_baseline
 from bench.suite import load_suite
-from bench.table import shipped_table_path
+from bench.table import load_curves, shipped_table_path
 
 TABLE = Path(__file__).resolve().parent.parent / "fixtures" / "digits-table.parquet"
 REPLAY = {"kind": "mnist-table", "dataset": "digits", "table": str(TABLE), "epochs": 2,
@@ -108,3 +109,15 @@ def test_shipped_ci_suite_replays_the_shipped_table_with_power() -> None:
     assert {s.name for s in suite.strategies} == {"random", "tpe"}
     assert 30 <= suite.trials <= 50 and len(suite.seeds) >= 20
     assert default_baseline() == shipped_table_path().parent / "ci-baseline.json"
+
+
+def test_committed_baseline_matches_the_shipped_suite_and_table() -> None:
+    # Fails when the shipped table or suites/ci.toml changes without a new baseline:
+    # regenerate it with `python benchmarks/make_ci_baseline.py` and commit it with them.
+    suite = load_suite("ci")
+    baseline = read_baseline(default_baseline())
+    table = {"checksum": load_curves(shipped_table_path()).checksum}
+    check_comparable(baseline.identity(), identity(suite.to_dict(), table))
+    assert sorted(set(baseline.seeds["seed"])) == list(suite.seeds)
+    pairs = set(baseline.seeds[["strategy", "pruner"]].itertuples(index=False, name=None))
+    assert pairs == {(s.key, p.key) for s in suite.strategies for p in suite.pruners}

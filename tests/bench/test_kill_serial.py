@@ -1,6 +1,7 @@
 """Crash safety of a serial run: 20 SIGKILLs at seeded random moments, each followed by a
 resume, lose nothing: every finished trial survives every later kill unchanged, and the
-suite ends with exactly its budget in every cell."""
+suite ends with exactly its budget in every cell. A replay cell cut off while its study was
+being copied to the storage is replayed whole."""
 
 from __future__ import annotations
 
@@ -12,11 +13,21 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import optuna
 import pytest
 from optuna.trial import TrialState
 
-from bench.cell_runner import FAIL_REASON, STALE, counts_toward_budget
+from bench.cell_runner import (
+    FAIL_REASON,
+    REPLAY_COMPLETE,
+    STALE,
+    CellTask,
+    counts_toward_budget,
+    run_cell,
+)
+from bench.cells import suite_cells
 from bench.storage import open_storage, resolve_storage_url
+from bench.suite import parse_suite
 
 CLI = [sys.executable, "-c", "import sys; from bench.cli import main; sys.exit(main())"]
 KILLS = 20
@@ -104,3 +115,28 @@ def test_twenty_sigkills_of_a_serial_run_lose_nothing(
     assert stale <= KILLS  # at most the one trial each kill interrupted
     print(f"\n{KILLS} SIGKILLs + resumes: {2 * budget} trials counted, {stale} interrupted "
           "trials failed as stale and replaced, no finished trial lost or changed")
+
+
+def test_a_replay_cell_killed_while_copying_its_study_is_replayed(tmp_path: Path) -> None:
+    data = {"name": "replay-copy", "trials": 5, "seeds": 1, "strategies": ["random"],
+            "objective": {"kind": "mnist-table", "dataset": "mnist", "epochs": 2,
+                          "reports_per_epoch": 4}}
+    cell = suite_cells(parse_suite(data))[0]
+    (tmp_path / "cut").mkdir()
+    (tmp_path / "clean").mkdir()
+    cut, clean = (resolve_storage_url("journal", tmp_path / d) for d in ("cut", "clean"))
+    # A worker died while copying the finished in-memory study: created, partly labelled.
+    study = optuna.create_study(study_name=cell.name, storage=open_storage(cut),
+                                direction="maximize")
+    study.set_user_attr("samplerbench_spec", cell.spec())
+    result = run_cell(CellTask(cell, cut))
+    assert result.error is None and result.done == 5
+    assert run_cell(CellTask(cell, clean)).error is None
+
+    def values(url: str) -> list[tuple[str, float | None]]:
+        replayed = optuna.load_study(study_name=cell.name, storage=open_storage(url))
+        assert replayed.user_attrs[REPLAY_COMPLETE] == 5
+        return [(t.state.name, t.value) for t in replayed.trials]
+
+    assert values(cut) == values(clean)
+    assert len(values(cut)) == 5
