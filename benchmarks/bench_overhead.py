@@ -32,7 +32,7 @@ def harness_split(summary: RunSummary) -> tuple[float, float, float]:
 
     A replay suite's objective time is simulated, so none of its wall time is objective time.
     """
-    wall = summary.seconds
+    wall = sum(c.seconds for c in summary.cells) or summary.seconds  # summed over workers
     objective = 0.0 if summary.time_simulated else summary.objective_s
     harness = wall - objective - summary.sampler_s
     return objective, harness, 100 * harness / wall if wall > 0 else float("nan")
@@ -46,7 +46,7 @@ def overhead_lines(summary: RunSummary, total_s: float, trials: int) -> list[str
         total_s: end-to-end seconds of `run_suite`.
         trials: trials run.
     """
-    wall = summary.seconds
+    wall = sum(c.seconds for c in summary.cells) or summary.seconds  # summed over workers
     objective, harness, share = harness_split(summary)
     per_trial = 1000 * harness / trials if trials else float("nan")
     return [

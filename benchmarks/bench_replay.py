@@ -56,11 +56,12 @@ def instrument_optuna() -> None:
             setattr(cls, name, _timed(getattr(cls, name)))
 
 
-def measure(strategy: str, pruner: str, trials: int, cells: int, table: str | None) -> None:
+def measure(strategy: str, pruner: str, trials: int, cells: int, table: str | None,
+            epochs: int, reports_per_epoch: int) -> None:
     """Run `cells` replay cells and print the throughput figures."""
     grid = read_meta(Path(table) if table else shipped_table_path())["grid"]
-    spec = ObjectiveSpec(dataset=grid["dataset"], epochs=grid["epochs"],
-                         reports_per_epoch=grid["reports_per_epoch"])
+    spec = ObjectiveSpec(dataset=grid["dataset"], epochs=epochs,
+                         reports_per_epoch=reports_per_epoch)
     config = ObjectiveConfig("mnist-table", spec, table)
     with tempfile.TemporaryDirectory() as tmp:
         url = f"journal:{Path(tmp) / 'journal.log'}"
@@ -87,14 +88,19 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=50)
     parser.add_argument("--cells", type=int, default=20)
     parser.add_argument("--table", default=None)
+    parser.add_argument("--epochs", type=int, default=2, help="as the replay suite (2)")
+    parser.add_argument("--reports-per-epoch", type=int, default=4,
+                        help="as the replay suite (4)")
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     torch.set_num_threads(1)
     instrument_optuna()
-    print(f"{args.cells} cells x {args.trials} trials each, one process, one core")
+    print(f"{args.cells} cells x {args.trials} trials each of {args.epochs} epochs x "
+          f"{args.reports_per_epoch} reports, one process, one core")
     for strategy, pruner in (("random", "none"), ("random", "median"), ("tpe", "none"),
                              ("tpe", "median"), ("grid", "none")):
-        measure(strategy, pruner, args.trials, args.cells, args.table)
+        measure(strategy, pruner, args.trials, args.cells, args.table, args.epochs,
+                args.reports_per_epoch)
 
 
 if __name__ == "__main__":

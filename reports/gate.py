@@ -14,7 +14,9 @@ Definitions:
       positive = the current run is worse).
     - A row regresses when Holm-adjusted p <= alpha AND shortfall > the metric's tolerance,
       like asv's "statistically different and beyond a factor" rule. The defaults
-      (`DEFAULT_ALPHA`, `DEFAULT_TOLERANCES`) are sized for the shipped CI suite.
+      (`DEFAULT_ALPHA`, `DEFAULT_TOLERANCES`) are sized for the shipped CI suite: 0.0005 is
+      5 validation images in 10,000, about half of what TPE stuck in its random start-up
+      loses on the shipped table, so the tolerance filters only smaller shifts.
     - `reachable` = the smallest p the seed counts can give (`reports.stats.min_attainable_p`)
       is at most alpha / number of tests, the strictest Holm threshold; when it is False the
       gate cannot flag that row whatever happens.
@@ -36,7 +38,7 @@ METRICS: tuple[str, ...] = ("final_best", "area")
 SEED_COLUMNS: list[str] = [*PAIR_KEYS, "seed", "final_best", "area", "time_to_target_s",
                            "trials_to_target"]
 DEFAULT_ALPHA = 0.05
-DEFAULT_TOLERANCES: dict[str, float] = {"final_best": 0.001, "area": 0.002}
+DEFAULT_TOLERANCES: dict[str, float] = {"final_best": 0.0005, "area": 0.0005}
 DEFAULT_TARGET = 0.97
 VERDICTS = ("REGRESSED", "worse, within tolerance", "worse, not significant", "ok")
 

@@ -89,16 +89,17 @@ def print_summary(summary: RunSummary) -> None:
             lambda s: (s == "PRUNED").mean())
         table["pruned share"] = pruned
         print(table.to_string(float_format=lambda v: f"{v:.4f}"))
+    cell_s = sum(c.seconds for c in summary.cells)  # summed over workers
     real_objective = 0.0 if summary.time_simulated else summary.objective_s
-    other = summary.seconds - real_objective - summary.sampler_s
+    other = cell_s - real_objective - summary.sampler_s
     if summary.time_simulated:
-        print(f"wall {summary.seconds:.1f}s real (sampler {summary.sampler_s:.1f}s, harness "
-              f"and storage {other:.1f}s); simulated objective time "
-              f"{summary.objective_s:.1f}s from the table")
-    elif summary.seconds > 0:
-        print(f"wall {summary.seconds:.1f}s: objective {summary.objective_s:.1f}s, sampler "
-              f"{summary.sampler_s:.1f}s, harness {other:.1f}s "
-              f"({100 * other / summary.seconds:.2f}%)")
+        print(f"wall {summary.seconds:.1f}s; in cells {cell_s:.1f}s (sampler "
+              f"{summary.sampler_s:.1f}s, harness and storage {other:.1f}s); simulated "
+              f"objective time {summary.objective_s:.1f}s from the table")
+    elif cell_s > 0:
+        print(f"wall {summary.seconds:.1f}s; in cells {cell_s:.1f}s: objective "
+              f"{summary.objective_s:.1f}s, sampler {summary.sampler_s:.1f}s, harness "
+              f"{other:.1f}s ({100 * other / cell_s:.2f}%)")
     for cell in summary.failed:
         print(f"FAILED {cell.cell}: {cell.error}", file=sys.stderr)
     print(f"results: {summary.results}")
