@@ -62,6 +62,8 @@ def table_of(suite: Suite) -> Path:
 def run(args: argparse.Namespace) -> int:
     """Check inputs, run the suite in a fresh folder, gate it."""
     settings = settings_from(args)
+    if args.workers is not None and args.workers < 1:
+        raise BenchError(f"--workers must be at least 1, got {args.workers}")
     suite = load_suite(args.suite)
     table = table_of(suite)
     baseline_path = args.baseline or default_baseline()
@@ -73,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     curves = load_curves(table)
     check_comparable(baseline.identity(), identity(suite.to_dict(), {"checksum": curves.checksum}))
     if args.output is not None:
-        if args.output.exists() and any(args.output.iterdir()):
+        if args.output.exists() and (not args.output.is_dir() or any(args.output.iterdir())):
             raise BenchError(f"{args.output} is not empty; `ci` needs a fresh results folder "
                              "(remove it or choose another)")
         return _run_and_gate(suite, args, baseline, args.output, settings)

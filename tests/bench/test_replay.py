@@ -215,3 +215,10 @@ def test_tabulated_table_is_complete_before_it_is_written(tmp_path) -> None:
     with pytest.raises(BenchError, match="does not exist"):
         tabulate(TabulationGrid(dataset="digits"), tmp_path / "missing" / "t.parquet")
     assert files_in(tmp_path) == []
+
+
+def test_result_files_are_readable_by_others(tmp_path, capsys) -> None:
+    suite = replay_suite(tmp_path / "s.toml", strategies=["random"], pruners=["none"], seeds=1)
+    assert cli(capsys, "run", suite, "-o", tmp_path / "r", "--no-report")[0] == 0
+    for name in ("run.json", "trials.parquet", "steps.parquet"):
+        assert (tmp_path / "r" / name).stat().st_mode & 0o044 == 0o044, name
