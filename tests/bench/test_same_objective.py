@@ -25,4 +25,4 @@ def test_fast_loop_matches_the_seed_loop_within_half_a_point_over_five_seeds() -
     assert len(set(fast_acc)) == 5  # five genuinely different runs
     diff = statistics.mean(fast_acc) - statistics.mean(seed_acc)
     assert abs(diff) < 0.005, (seed_acc, fast_acc)
-    assert statistics.mean(fast_acc) > 0.95
+    assert statistics.mean(fast_acc) > 0.93  # 1 epoch at lr 1e-3: about 94.5%
