@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from bench.cells import first_difference
+from bench.cells import first_difference, value_at
 from bench.errors import BenchError
 from bench.export import write_json
 from bench.spaces import get_space
@@ -182,16 +182,6 @@ def read_baseline(path: Path) -> Baseline:
     return Baseline(path, doc, _seed_frame(doc["pairs"], f"baseline {path}"))
 
 
-def _at(obj: Any, dotted: str) -> Any:
-    for part in dotted.replace("[", ".[").split("."):
-        if not part:
-            continue
-        try:
-            obj = obj[int(part[1:-1])] if part.startswith("[") else obj[part]
-        except (KeyError, IndexError, TypeError, ValueError):
-            return None
-    return obj
-
 
 def check_comparable(baseline: dict[str, Any], current: dict[str, Any]) -> None:
     """Raise IncomparableError naming every part of `identity` that differs.
@@ -203,13 +193,14 @@ def check_comparable(baseline: dict[str, Any], current: dict[str, Any]) -> None:
     problems = []
     diff = first_difference(baseline["suite"], current["suite"])
     if diff:
-        problems.append(f"different suite ({diff}: baseline {_at(baseline['suite'], diff)!r}, "
-                        f"results {_at(current['suite'], diff)!r})")
+        problems.append(f"different suite ({diff}: baseline "
+                        f"{value_at(baseline['suite'], diff)!r}, "
+                        f"results {value_at(current['suite'], diff)!r})")
     diff = first_difference(baseline["space"], current["space"])
     if diff:
         problems.append(f"different search space ({diff}: baseline "
-                        f"{_at(baseline['space'], diff)!r}, results "
-                        f"{_at(current['space'], diff)!r})")
+                        f"{value_at(baseline['space'], diff)!r}, results "
+                        f"{value_at(current['space'], diff)!r})")
     if baseline["table"] != current["table"]:
         problems.append(f"different table (checksum: baseline {baseline['table']!r}, "
                         f"results {current['table']!r})")

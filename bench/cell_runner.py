@@ -16,7 +16,7 @@ import optuna
 from optuna.samplers import GridSampler
 from optuna.trial import TrialState
 
-from bench.cells import Cell, first_difference
+from bench.cells import Cell, first_difference, value_at
 from bench.errors import BenchError
 from bench.machine import machine_info, versions
 from bench.objectives import Objective, build_objective
@@ -118,20 +118,11 @@ def _check_stored(study: optuna.Study, attrs: dict[str, Any], name: str) -> None
         if diff:
             raise BenchError(
                 f"study {name!r} was created with a different {diff} "
-                f"(stored {_at(stored[key], diff)!r}, now {_at(attrs[key], diff)!r}); "
+                f"(stored {value_at(stored[key], diff)!r}, "
+                f"now {value_at(attrs[key], diff)!r}); "
                 "use a new output folder or restore the original settings"
             )
 
-
-def _at(obj: Any, path: str) -> Any:
-    for part in path.replace("[", ".[").split("."):
-        if not part:
-            continue
-        try:
-            obj = obj[int(part[1:-1])] if part.startswith("[") else obj[part]
-        except (KeyError, IndexError, TypeError):
-            return None
-    return obj
 
 
 def fail_stale_trials(study: optuna.Study) -> int:

@@ -79,3 +79,15 @@ def first_difference(stored: Any, current: Any, path: str = "") -> str | None:
                 return found
         return None
     return None if stored == current else path or "(root)"
+
+
+def value_at(obj: Any, path: str) -> Any:
+    """The value at a dotted path as `first_difference` writes it (`a.b[2].c`), or None."""
+    for part in path.replace("[", ".[").split("."):
+        if not part:
+            continue
+        try:
+            obj = obj[int(part[1:-1])] if part.startswith("[") else obj[part]
+        except (KeyError, IndexError, TypeError, ValueError):
+            return None
+    return obj
