@@ -92,7 +92,9 @@ class PostgresServer:
         """initdb and start the server; return self."""
         self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust",
                   "-E", "UTF8", "--no-sync")
-        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1"
+        # Polling tests and dask workers each hold pooled connections: the default 100 ran out.
+        options = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
+                   "-c max_connections=400")
         if not self.durable:
             options += f" {FAST_SETTINGS}"
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "server.log"),
