@@ -154,7 +154,7 @@ def test_spec_is_the_last_label_written(tmp_path: Path,
 KILLS = 10
 KILL_SEED = 20261127
 WRITE_KILLS = {2, 5, 8}  # these kills wait for the journal's lock: mid storage write
-BUDGET = 8
+BUDGET = 16  # 64 trials in all: ten kills cost at most about two trials each
 # A session is killed once its journal has grown by a random number of bytes (about 3 KB per
 # trial), then a random pause: moments spread over whole trials, whatever the machine's load.
 GROWTH_BYTES = (0, 9000)
