@@ -108,8 +108,8 @@ def _study_attrs(task: CellTask, objective: Objective) -> dict[str, Any]:
     }
 
 
-def _check_stored(study: optuna.Study, attrs: dict[str, Any], name: str) -> None:
-    stored = study.user_attrs
+def _check_stored(stored: dict[str, Any], attrs: dict[str, Any], name: str) -> None:
+    """Raise BenchError unless a stored study's labels (`stored`) match this cell's `attrs`."""
     for key in ("samplerbench_spec", "samplerbench_check"):
         if key not in stored:
             raise BenchError(f"study {name!r} exists but was not written by samplerbench "
@@ -193,7 +193,7 @@ def open_cell_study(task: CellTask, objective: Objective,
                                     direction="maximize", load_if_exists=True)
         existing = False
     if existing and "samplerbench_spec" in study.user_attrs:
-        _check_stored(study, attrs, cell.name)
+        _check_stored(study.user_attrs, attrs, cell.name)
     else:
         # The spec goes last: its presence means every label was written, so a process killed
         # between these writes leaves a study that the next session labels again.
@@ -260,19 +260,20 @@ def run_replay_cell(task: CellTask, objective: Objective, storage: optuna.storag
     start = time.perf_counter()
     cell = task.cell
     emit = on_event or (lambda _e: None)
-    try:
-        durable = optuna.load_study(study_name=cell.name, storage=storage)
+    try:  # the storage's own calls: load_study would also build a sampler
+        durable_id: int | None = storage.get_study_id_from_name(cell.name)
     except KeyError:
-        durable = None
-    if durable is not None:
+        durable_id = None
+    if durable_id is not None:
+        stored = storage.get_study_user_attrs(durable_id)
         # A copy killed before all its labels were written is incomplete: replayed below.
-        if {"samplerbench_spec", "samplerbench_check"} <= set(durable.user_attrs):
-            _check_stored(durable, _study_attrs(task, objective), cell.name)
-        if durable.user_attrs.get(REPLAY_COMPLETE, -1) >= cell.trials:
-            best = _best(durable)
+        if {"samplerbench_spec", "samplerbench_check"} <= set(stored):
+            _check_stored(stored, _study_attrs(task, objective), cell.name)
+        if stored.get(REPLAY_COMPLETE, -1) >= cell.trials:
+            best = _best(optuna.load_study(study_name=cell.name, storage=storage))
             emit(CellEvent(cell.name, cell.trials, cell.trials, best, finished=True))
             return CellResult(cell.name, cell.trials, 0, best, time.perf_counter() - start)
-        storage.delete_study(durable._study_id)
+        storage.delete_study(durable_id)
     memory = optuna.storages.InMemoryStorage()
     study = optuna.create_study(study_name=cell.name, storage=memory, direction="maximize")
     for key, value in _study_attrs(task, objective).items():
@@ -281,15 +282,17 @@ def run_replay_cell(task: CellTask, objective: Objective, storage: optuna.storag
                                   objective.space, cell.strategy.options_dict())
     study.pruner = build_pruner(cell.pruner.name, cell.pruner.options_dict())
     done = 0
+    held: dict[int, dict[str, Any]] = {}
     while done < cell.trials:
         if grid_exhausted(study, done):
             study.set_user_attr("samplerbench_grid_exhausted_after", done)
             break
-        run_trial(study, objective)
+        run_trial(study, objective, held_attrs=held)
         done += 1
         if done % REPLAY_EVENT_EVERY == 0:
             emit(CellEvent(cell.name, done, cell.trials, None, new=REPLAY_EVENT_EVERY))
-    copy_finished_study(study, storage, {REPLAY_COMPLETE: cell.trials})  # the mark goes last
+    copy_finished_study(study, storage, {REPLAY_COMPLETE: cell.trials},  # the mark goes last
+                        {n: {TRIAL_ATTR: a} for n, a in held.items()})
     best = _best(study)
     emit(CellEvent(cell.name, done, cell.trials, best, new=done % REPLAY_EVENT_EVERY))
     emit(CellEvent(cell.name, done, cell.trials, best, finished=True))
@@ -379,9 +382,14 @@ def _best(study: optuna.Study) -> float | None:
 
 
 def run_trial(study: optuna.Study, objective: Objective,
-              trial: optuna.Trial | None = None) -> None:
+              trial: optuna.Trial | None = None,
+              held_attrs: dict[int, dict[str, Any]] | None = None) -> None:
     """Ask (unless `trial` was asked already), suggest (timed as sampler time), evaluate,
     record, tell.
+
+    The trial's measurements go on its user attribute TRIAL_ATTR, or into `held_attrs` by
+    trial number when given (an in-memory replay study: attached when the study is copied,
+    which spares the in-memory storage copying them on every call).
 
     A live trial's duration is Optuna's own datetime_complete - datetime_start; a replayed
     one records its simulated duration (recorded objective seconds + real sampler seconds).
@@ -400,10 +408,13 @@ def run_trial(study: optuna.Study, objective: Objective,
     attrs = dict(outcome.attrs)
     attrs["objective_s"] = outcome.objective_s
     attrs["sampler_s"] = sampler_s
-    attrs["report_epochs"] = [r.epoch for r in outcome.reports]
+    attrs["report_epochs"] = list(outcome.report_epochs)
     if objective.time_simulated:
         attrs["duration_s"] = outcome.objective_s + sampler_s
-    trial.set_user_attr(TRIAL_ATTR, attrs)  # one storage write for all of them
+    if held_attrs is None:
+        trial.set_user_attr(TRIAL_ATTR, attrs)  # one storage write for all of them
+    else:
+        held_attrs[trial.number] = attrs
     if outcome.pruned:
         study.tell(trial, state=TrialState.PRUNED)
     elif not np.isfinite(outcome.value):

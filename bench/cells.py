@@ -36,9 +36,13 @@ class Cell:
         }
 
     def spec_hash(self) -> str:
-        """Short SHA-256 of the canonical JSON of `spec()`."""
-        blob = json.dumps(self.spec(), sort_keys=True, default=str).encode()
-        return hashlib.sha256(blob).hexdigest()[:12]
+        """Short SHA-256 of the canonical JSON of `spec()` (computed once per cell)."""
+        cached = self.__dict__.get("_spec_hash")
+        if cached is None:
+            blob = json.dumps(self.spec(), sort_keys=True, default=str).encode()
+            cached = hashlib.sha256(blob).hexdigest()[:12]
+            object.__setattr__(self, "_spec_hash", cached)  # frozen: not a field
+        return cached
 
     @property
     def name(self) -> str:

@@ -62,7 +62,7 @@ class Outcome:
 
     value: float
     pruned: bool
-    reports: tuple[ReportPoint, ...]
+    report_epochs: tuple[float, ...]  # the epoch (fraction) of each report made
     attrs: dict[str, Any] = field(default_factory=dict)
     objective_s: float = 0.0  # training and evaluation seconds
     prune_s: float = 0.0  # seconds spent in the pruner's should_prune
@@ -143,7 +143,8 @@ class LiveObjective:
             "device": str(self.device),
             "test_accuracy": result.test_accuracy,
         }
-        return Outcome(result.accuracy, result.stopped_early, result.reports, attrs,
+        return Outcome(result.accuracy, result.stopped_early,
+                       tuple(r.epoch for r in result.reports), attrs,
                        objective_s, prune_s)
 
     def __call__(self, trial: optuna.Trial) -> float:

@@ -22,7 +22,6 @@ from bench.objective import ObjectiveSpec, Outcome
 from bench.spaces import FloatParam, IntParam, ParamValue, SearchSpace
 from bench.suite import ObjectiveConfig
 from bench.table import Curves, load_curves, shipped_table_path
-from bench.training import ReportPoint
 
 
 def check_coverage(curves: Curves, spec: ObjectiveSpec, space: SearchSpace, where: str) -> None:
@@ -87,15 +86,9 @@ class ReplayObjective:
         stride = curves.reports_per_epoch // spec.reports_per_epoch
         n_reports = spec.epochs * spec.reports_per_epoch
         self._report_idx = [stride * (k + 1) - 1 for k in range(n_reports)]
-        # Seconds up to and including each table step: training is cumulative, and only
-        # the reported steps' evaluations are paid.
-        self._train_cum = np.cumsum(curves.train_s, axis=-1)
+        self._epochs = tuple((k + 1) / spec.reports_per_epoch for k in range(n_reports))
         self._steps_per_epoch = int(curves.meta.get("steps_per_epoch", 0))
-        # Nested Python lists: indexing them per report is far cheaper than numpy scalars.
-        self._val = curves.val.tolist()
-        self._eval = curves.eval_s.tolist()
-        self._train_cum = self._train_cum.tolist()
-        self._test = curves.test.tolist()
+        self._val, self._eval, self._train_cum, self._test = _as_lists(curves)
         self._lrs = curves.learning_rates.tolist()
         self._device = str(curves.meta["device"])
         self._rng = np.random.default_rng(study_seed)
@@ -134,35 +127,46 @@ class ReplayObjective:
         r = self.replicate(trial.number)
         val = self._val[i][j][r]
         eval_s = self._eval[i][j][r]
-        reports: list[ReportPoint] = []
         pruned = False
         prune_s = 0.0
         eval_total = 0.0
-        per_epoch = self.spec.reports_per_epoch
-        for k, idx in enumerate(self._report_idx):
-            value = val[idx]
+        made = 0
+        for made, idx in enumerate(self._report_idx, start=1):
             eval_total += eval_s[idx]
-            epoch = (k + 1) / per_epoch
-            reports.append(ReportPoint(k + 1, epoch, round(epoch * self._steps_per_epoch),
-                                       value, 0.0, eval_s[idx]))
             t0 = time.perf_counter()
-            trial.report(value, k + 1)
+            trial.report(val[idx], made)
             stop = trial.should_prune()
             prune_s += time.perf_counter() - t0
             if stop:
                 pruned = True
                 break
-        last = self._report_idx[len(reports) - 1]
+        last = self._report_idx[made - 1]
         train_s = self._train_cum[i][j][r][last]
-        test = None if pruned else self._test[i][j][r][self.spec.epochs - 1]
+        epoch = self._epochs[made - 1]
         attrs = {
             "learning_rate_snapped": self._lrs[i],
             "replicate": r,
             "train_s": train_s,
             "eval_s": eval_total,
-            "epochs_completed": reports[-1].epoch,
-            "steps_completed": reports[-1].optimizer_steps,
+            "epochs_completed": epoch,
+            "steps_completed": round(epoch * self._steps_per_epoch),
             "device": self._device,
-            "test_accuracy": test,
+            "test_accuracy": None if pruned else self._test[i][j][r][self.spec.epochs - 1],
         }
-        return Outcome(val[last], pruned, tuple(reports), attrs, train_s + eval_total, prune_s)
+        return Outcome(val[last], pruned, self._epochs[:made], attrs, train_s + eval_total,
+                       prune_s)
+
+
+_LISTS: dict[int, tuple[Curves, tuple[list[Any], ...]]] = {}
+
+
+def _as_lists(curves: Curves) -> tuple[list[Any], ...]:
+    """Validation accuracy, evaluation seconds, cumulative training seconds and test accuracy
+    as nested Python lists (indexing them per report is far cheaper than numpy scalars);
+    converted once per table object in a process."""
+    held = _LISTS.get(id(curves))
+    if held is None or held[0] is not curves:
+        lists = (curves.val.tolist(), curves.eval_s.tolist(),
+                 np.cumsum(curves.train_s, axis=-1).tolist(), curves.test.tolist())
+        held = _LISTS[id(curves)] = (curves, lists)
+    return held[1]

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
+import functools
 import json
 import os
 import sys
 import threading
 import warnings
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from pathlib import Path
 from typing import Any
 
 import optuna
-from optuna.distributions import distribution_to_json
+from optuna.distributions import BaseDistribution, distribution_to_json
 from optuna.storages import BaseStorage, JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend, JournalFileSymlinkLock
 from optuna.storages.journal._storage import JournalOperation
@@ -25,6 +27,7 @@ JOURNAL_FILE = "journal.log"
 # A writer holds the journal's lock for one append; one killed while holding it leaves the
 # lock file behind, which others take over after this many seconds (Optuna's default: 30).
 JOURNAL_LOCK_GRACE_S = 5
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode  # one encoder for every record
 HEARTBEAT_INTERVAL_S = 10  # RDB storages: a trial's process beats this often
 HEARTBEAT_ENV = "SAMPLERBENCH_HEARTBEAT_S"  # overrides it (integer seconds), e.g. in tests
 
@@ -174,25 +177,33 @@ def _engine_kwargs(url: str) -> dict[str, object]:
 
 
 def copy_finished_study(study: optuna.Study, storage: BaseStorage,
-                        final_attrs: dict[str, Any] | None = None) -> None:
+                        final_attrs: dict[str, Any] | None = None,
+                        trial_attrs: dict[int, dict[str, Any]] | None = None) -> None:
     """Write a finished in-memory study to `storage` under the same name.
 
+    `trial_attrs` maps trial numbers to user attributes added to those trials in the copy.
+
     For a journal file, the study's attributes, every trial and `final_attrs` go in one
-    append after the study is created (two locks, two fsyncs), in the exact log format of
+    append after the study is created (two locks, one fsync), in the exact log format of
     `JournalStorage`; other storages get Optuna's `copy_study`, then `final_attrs`. Either
     way `final_attrs` land last, so they can mark the copy complete.
     """
     final = dict(final_attrs or {})
-    if not isinstance(storage, JournalStorage):
-        optuna.copy_study(from_study_name=study.study_name, from_storage=study._storage,
-                          to_storage=storage)
-        target = optuna.load_study(study_name=study.study_name, storage=storage)
+    extra = trial_attrs or {}
+    trials = study.get_trials(deepcopy=False)
+    if not isinstance(storage, JournalStorage):  # as optuna.copy_study, plus `extra`
+        target = optuna.create_study(study_name=study.study_name, storage=storage,
+                                     directions=study.directions)
+        for key, value in study.user_attrs.items():
+            target.set_user_attr(key, value)
+        target.add_trials([_with_user_attrs(t, extra.get(t.number)) for t in trials])
         for key, value in final.items():
             target.set_user_attr(key, value)
         return
-    target = optuna.create_study(study_name=study.study_name, storage=storage,
-                                 directions=study.directions)
-    sid = target._study_id
+    backend = storage._backend
+    # One fsync, after the trials: a crash before it leaves no completion mark either way.
+    with backend.fsync_deferred() if isinstance(backend, JournalFile) else nullcontext():
+        sid = storage.create_new_study(study.directions, study.study_name)
     worker_id = storage._replay_result.worker_id
 
     def attr_log(key: str, value: Any) -> dict[str, Any]:
@@ -201,21 +212,39 @@ def copy_finished_study(study: optuna.Study, storage: BaseStorage,
 
     logs = [attr_log(k, v) for k, v in study.user_attrs.items()]
     logs += [{"op_code": JournalOperation.CREATE_TRIAL, "worker_id": worker_id,
-              **_trial_log(sid, t)} for t in study.get_trials(deepcopy=False)]
+              **_trial_log(sid, t, extra.get(t.number))} for t in trials]
     logs += [attr_log(k, v) for k, v in final.items()]
-    storage._backend.append_logs(logs)
+    backend.append_logs(logs)
 
 
-def _trial_log(study_id: int, t: optuna.trial.FrozenTrial) -> dict[str, Any]:
+@functools.lru_cache(maxsize=256)
+def _distribution_json(distribution: BaseDistribution) -> str:
+    """Optuna's JSON of a distribution; a study's trials share a handful of them."""
+    return distribution_to_json(distribution)
+
+
+def _with_user_attrs(trial: optuna.trial.FrozenTrial,
+                     attrs: dict[str, Any] | None) -> optuna.trial.FrozenTrial:
+    """A shallow copy of `trial` with `attrs` added to its user attributes."""
+    if not attrs:
+        return trial
+    out = copy.copy(trial)
+    out.user_attrs = {**trial.user_attrs, **attrs}
+    return out
+
+
+def _trial_log(study_id: int, t: optuna.trial.FrozenTrial,
+               attrs: dict[str, Any] | None = None) -> dict[str, Any]:
     def iso(d: dt.datetime | None) -> str | None:
         return None if d is None else d.astimezone(dt.UTC).isoformat(timespec="microseconds")
 
     log: dict[str, Any] = {
         "study_id": study_id, "state": t.state, "value": t.value, "values": None,
         "datetime_start": iso(t.datetime_start),
-        "distributions": {k: distribution_to_json(d) for k, d in t.distributions.items()},
+        "distributions": {k: _distribution_json(d) for k, d in t.distributions.items()},
         "params": {k: t.distributions[k].to_internal_repr(v) for k, v in t.params.items()},
-        "user_attrs": t.user_attrs, "system_attrs": t.system_attrs,
+        "user_attrs": {**t.user_attrs, **attrs} if attrs else t.user_attrs,
+        "system_attrs": t.system_attrs,
         "intermediate_values": t.intermediate_values,
     }
     if t.datetime_complete is not None:
@@ -273,11 +302,22 @@ class JournalFile(JournalFileBackend):
     def __init__(self, path: Path) -> None:
         self.path = path
         self.lock = JournalFileSymlinkLock(str(path), grace_period=JOURNAL_LOCK_GRACE_S)
+        self.fsync = True
         super().__init__(str(path), lock_obj=self.lock)
+
+    @contextmanager
+    def fsync_deferred(self) -> Iterator[None]:
+        """Appends in this block skip their fsync; the next synced append makes them durable
+        too (fsync flushes the whole file), so use it only before one that follows at once."""
+        self.fsync = False
+        try:
+            yield
+        finally:
+            self.fsync = True
 
     def append_logs(self, logs: list[dict[str, Any]]) -> None:
         """Append records as Optuna does (one write, flush, fsync), after the cut."""
-        data = ("\n".join(json.dumps(log, separators=(",", ":")) for log in logs) + "\n")
+        data = "\n".join(map(_ENCODE, logs)) + "\n"
         self.lock.acquire()
         try:
             dropped = _cut_partial_tail(self.path)
@@ -288,7 +328,8 @@ class JournalFile(JournalFileBackend):
             with open(self.path, "ab") as f:
                 f.write(data.encode("utf-8"))
                 f.flush()
-                os.fsync(f.fileno())
+                if self.fsync:
+                    os.fsync(f.fileno())
         finally:
             self.lock.release()
 

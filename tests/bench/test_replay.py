@@ -39,16 +39,21 @@ def replay_suite(path: Path, **top: object) -> Path:
 
 
 def test_replay_runs_are_identical_except_for_real_timings(tmp_path, capsys) -> None:
+    """Also across storages: a journal file (one append per cell) and SQLite (Optuna's RDB
+    storage, trials added through the API)."""
     suite = replay_suite(tmp_path / "s.toml")
-    tables = []
-    for name in ("a", "b"):
-        code, _, err = cli(capsys, "run", suite, "-o", tmp_path / name, "--no-report")
+    tables, steps = [], []
+    for name, storage in (("a", []), ("b", ["--storage", f"sqlite:///{tmp_path / 'b.db'}"])):
+        code, _, err = cli(capsys, "run", suite, "-o", tmp_path / name, "--no-report", *storage)
         assert code == 0, err
         tables.append(pd.read_parquet(tmp_path / name / "trials.parquet"))
+        steps.append(pd.read_parquet(tmp_path / name / "steps.parquet"))
     assert len(tables[0]) == 3 * 2 * 3 * 15
     left = comparable(tables[0]).drop(columns=["cell"])
     right = comparable(tables[1]).drop(columns=["cell"])
     pd.testing.assert_frame_equal(left, right)
+    pd.testing.assert_frame_equal(steps[0], steps[1])
+    assert steps[0]["epoch"].notna().all() and tables[0]["objective_s"].gt(0).all()
     assert tables[0]["time_simulated"].all()
     assert (tables[0]["state"] == "PRUNED").any()
 
@@ -112,7 +117,7 @@ def test_pruned_replay_trial_stops_at_the_pruners_step() -> None:
                                 pruner=optuna.pruners.ThresholdPruner(lower=2.0))
     trial = study.ask()
     outcome = objective.evaluate(trial, {"learning_rate": 1e-3, "hidden_size": 128})
-    assert outcome.pruned and len(outcome.reports) == 1
+    assert outcome.pruned and outcome.report_epochs == (0.5,)
     assert outcome.attrs["test_accuracy"] is None
     assert outcome.attrs["epochs_completed"] == 0.5
 
