@@ -7,6 +7,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from optuna.trial import TrialState
 from bench.cells import Cell, first_difference, value_at
 from bench.errors import BenchError
 from bench.machine import machine_info, versions
+from bench.objective import Outcome
 from bench.objectives import Objective, build_objective
 from bench.storage import (
     copy_finished_study,
@@ -230,7 +232,8 @@ def run_cell(task: CellTask, on_event: Callable[[CellEvent], None] | None = None
     ran = 0
     emit = on_event or (lambda _e: None)
     if cell.trials_in_parallel > 1:
-        ran = run_parallel_trials(study, objective, cell, done, emit)
+        runner = run_batched_trials if cell.batch_trials else run_parallel_trials
+        ran = runner(study, objective, cell, done, emit)
         done += ran
     while done < cell.trials and cell.trials_in_parallel == 1:
         if grid_exhausted(study, done):
@@ -360,6 +363,51 @@ def run_parallel_trials(study: optuna.Study, objective: Objective, cell: Cell, d
     return count["ran"]
 
 
+def run_batched_trials(study: optuna.Study, objective: Objective, cell: Cell, done: int,
+                       emit: Callable[[CellEvent], None]) -> int:
+    """Run a cell's trials K at a time as one batch: ask K trials, train their networks in
+    the same kernels (`LiveObjective.evaluate_batch`), report and prune each, tell all K.
+
+    Returns:
+        How many trials ran.
+    """
+    evaluate_batch = getattr(objective, "evaluate_batch", None)
+    if evaluate_batch is None:
+        raise BenchError("batch_trials needs the live objective; set batch_trials = false")
+    ran = 0
+    while done < cell.trials:
+        asked: list[tuple[optuna.Trial, dict[str, Any], float]] = []
+        while len(asked) < min(cell.trials_in_parallel, cell.trials - done) and \
+                not _grid_points_taken(study):
+            t0 = time.perf_counter()
+            trial = study.ask()
+            try:
+                params = objective.space.suggest(trial)
+            except BaseException as err:
+                for failed in [trial] + [t for t, _, _ in asked]:
+                    _record_failure(study, failed, err)
+                raise
+            asked.append((trial, params, time.perf_counter() - t0))
+        if not asked:
+            study.set_user_attr("samplerbench_grid_exhausted_after", done)
+            break
+        with ExitStack() as beating:
+            for trial, _, _ in asked:
+                beating.enter_context(trial_heartbeat(study._storage, trial._trial_id))
+            try:
+                outcomes = evaluate_batch([(trial, params) for trial, params, _ in asked])
+            except BaseException as err:  # recorded on every trial of the batch, raised again
+                for trial, _, _ in asked:
+                    _record_failure(study, trial, err)
+                raise
+        for (trial, _, suggest_s), outcome in zip(asked, outcomes, strict=True):
+            finish_trial(study, trial, outcome, suggest_s)
+            done += 1
+            ran += 1
+            emit(CellEvent(cell.name, done, cell.trials, _best(study)))
+    return ran
+
+
 def _grid_points_taken(study: optuna.Study) -> bool:
     """True when every point of a grid sampler has a trial, finished or running.
 
@@ -404,12 +452,20 @@ def run_trial(study: optuna.Study, objective: Objective,
         except BaseException as err:  # recorded on the trial, then raised again
             _record_failure(study, trial, err)
             raise
+    finish_trial(study, trial, outcome, suggest_s, objective.time_simulated, held_attrs)
+
+
+def finish_trial(study: optuna.Study, trial: optuna.Trial, outcome: Outcome, suggest_s: float,
+                 time_simulated: bool = False,
+                 held_attrs: dict[int, dict[str, Any]] | None = None) -> None:
+    """Record a trial's measurements (see `run_trial` for `held_attrs`) and tell its end;
+    a simulated trial's duration is its objective seconds plus its sampler seconds."""
     sampler_s = suggest_s + outcome.prune_s
     attrs = dict(outcome.attrs)
     attrs["objective_s"] = outcome.objective_s
     attrs["sampler_s"] = sampler_s
     attrs["report_epochs"] = list(outcome.report_epochs)
-    if objective.time_simulated:
+    if time_simulated:
         attrs["duration_s"] = outcome.objective_s + sampler_s
     if held_attrs is None:
         trial.set_user_attr(TRIAL_ATTR, attrs)  # one storage write for all of them

@@ -23,6 +23,7 @@ class Cell:
     device: str
     trials: int
     trials_in_parallel: int = 1
+    batch_trials: bool = False  # its parallel trials train as one batch (bench.batched)
 
     def spec(self) -> dict[str, Any]:
         """Everything that determines the cell's results (stored on the study)."""
@@ -33,6 +34,8 @@ class Cell:
             "seed": self.seed,
             "device": self.device,
             "trials_in_parallel": self.trials_in_parallel,
+            # only when on: the hashes of every other cell stay as they were
+            **({"batch_trials": True} if self.batch_trials else {}),
         }
 
     def spec_hash(self) -> str:
@@ -55,7 +58,7 @@ def suite_cells(suite: Suite) -> list[Cell]:
     """Every cell of a suite, in a stable order (seed-major, so early results span strategies)."""
     return [
         Cell(suite.name, suite.objective, strategy, pruner, seed, device, suite.trials,
-             suite.trials_in_parallel)
+             suite.trials_in_parallel, suite.batches_trials(device))
         for seed in suite.seeds
         for device in suite.devices
         for strategy in suite.strategies

@@ -147,6 +147,50 @@ class LiveObjective:
                        tuple(r.epoch for r in result.reports), attrs,
                        objective_s, prune_s)
 
+    def evaluate_batch(self, asked: list[tuple[optuna.Trial, dict[str, ParamValue]]]
+                       ) -> list[Outcome]:
+        """Train every asked trial's network in one batch (`bench.batched.train_batch`),
+        reporting to and pruning through each trial; a pruned network leaves the batch.
+
+        Each network trains exactly as `evaluate` would train it alone (same seed, same
+        accuracies to float tolerance); its seconds are the batch's shared evenly among the
+        networks alive at each report.
+        """
+        from bench.batched import check_batchable, train_batch
+
+        data = self.data
+        trials = [trial for trial, _ in asked]
+        configs = [network_config(params) for _, params in asked]
+        for config in configs:
+            check_batchable(config)
+        prune_s = [0.0] * len(asked)
+
+        def on_report(k: int, point: ReportPoint) -> bool:
+            trials[k].report(point.accuracy, point.step)
+            t0 = time.perf_counter()
+            stop = trials[k].should_prune()
+            prune_s[k] += time.perf_counter() - t0
+            return stop
+
+        results = train_batch(configs, data, self.spec.settings(),
+                              [trial_seed(self.study_seed, t.number) for t in trials], on_report)
+        outcomes = []
+        for k, result in enumerate(results):
+            last = result.reports[-1]
+            attrs = {
+                "train_s": result.train_s,
+                "eval_s": result.eval_s,
+                "epochs_completed": last.epoch,
+                "steps_completed": last.optimizer_steps,
+                "device": str(self.device),
+                "test_accuracy": result.test_accuracy,
+                "batched_with": len(asked),
+            }
+            outcomes.append(Outcome(result.accuracy, result.stopped_early,
+                                    tuple(r.epoch for r in result.reports), attrs,
+                                    result.train_s + result.eval_s, prune_s[k]))
+        return outcomes
+
     def __call__(self, trial: optuna.Trial) -> float:
         """A plain Optuna objective: suggest, train, raise TrialPruned when pruned."""
         outcome = self.evaluate(trial, self.space.suggest(trial))

@@ -19,7 +19,9 @@ from strategies.registry import build_pruner, build_sampler, check_pruner, check
 OBJECTIVE_KINDS = ("mnist", "mnist-table")
 EXECUTORS = ("serial", "processes", "dask")
 _TOP_KEYS = {"name", "description", "objective", "trials", "seeds", "strategies", "pruners",
-             "devices", "storage", "executor", "workers", "trials_in_parallel"}
+             "devices", "storage", "executor", "workers", "trials_in_parallel",
+             "batch_trials"}
+BATCHED_DEVICES = ("cuda", "mps")  # where `batch_trials = "auto"` trains K trials as one batch
 _OBJECTIVE_KEYS = {"kind", "dataset", "space", "epochs", "validation", "report_every",
                    "reports_per_epoch", "batch_size", "table"}
 
@@ -86,7 +88,17 @@ class Suite:
     executor: str = "serial"
     workers: int = 1
     trials_in_parallel: int = 1
+    batch_trials: str | bool = "auto"
     description: str = ""
+
+    def batches_trials(self, device: str) -> bool:
+        """Whether a live cell on `device` trains its K parallel trials as one batch:
+        `batch_trials = true`, or "auto" on a GPU (one network there is launch-bound)."""
+        if self.trials_in_parallel < 2 or self.objective.kind != "mnist":
+            return False
+        if self.batch_trials == "auto":
+            return device.split(":")[0] in BATCHED_DEVICES and _batchable(self.objective)
+        return bool(self.batch_trials)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, stored in run.json."""
@@ -104,6 +116,8 @@ class Suite:
         d = asdict(self)
         for key in ("storage", "executor", "workers", "description"):
             d.pop(key)
+        if d["batch_trials"] == "auto":  # the default: hashes of suites without the key stay
+            d.pop("batch_trials")
         d["objective"] = self.objective.to_dict()
         blob = json.dumps(d, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
@@ -215,10 +229,30 @@ def parse_suite(data: dict[str, Any], default_name: str = "suite") -> Suite:
         executor=executor,
         workers=workers,
         trials_in_parallel=tip,
+        batch_trials=_batch_trials(data.get("batch_trials", "auto"), tip),
         description=str(data.get("description", "")),
     )
+    if suite.batch_trials is True and not _batchable(suite.objective):
+        raise BenchError("`batch_trials = true` needs the live objective (kind \"mnist\") on a "
+                         "space of learning_rate and hidden_size (one hidden layer, Adam); "
+                         "set batch_trials = false")
     _check_strategies(suite)
     return suite
+
+
+def _batch_trials(value: Any, trials_in_parallel: int) -> str | bool:
+    if not (value == "auto" or isinstance(value, bool)):
+        raise BenchError(f"`batch_trials` must be \"auto\", true or false, got {value!r}")
+    if value is True and trials_in_parallel < 2:
+        raise BenchError("`batch_trials = true` trains trials_in_parallel trials as one batch; "
+                         "set trials_in_parallel to 2 or more")
+    return value
+
+
+def _batchable(objective: ObjectiveConfig) -> bool:
+    """True when the batched trainer covers every network of the objective's space."""
+    names = {p.name for p in objective.space().params}
+    return objective.kind == "mnist" and names == {"learning_rate", "hidden_size"}
 
 
 def _check_strategies(suite: Suite) -> None:

@@ -304,7 +304,9 @@ def describe(s: ReportSummaries) -> tuple[list[str], list[str]]:
 
 
 def _seed_warnings(tests: pd.DataFrame, alpha: float) -> list[str]:
-    out = []
+    out: list[str] = []
+    if tests.empty:  # one strategy x pruner: no pairs to test
+        return out
     low = tests[~tests["reachable"]].groupby(["n_a", "n_b"]).agg(
         min_p=("min_p", "first"), n=("p", "size"))
     for (na, nb), r in low.iterrows():

@@ -4,6 +4,7 @@ stale handling that leaves the session's own RUNNING trials alone."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +79,7 @@ def test_parallel_session_fails_only_trials_left_by_a_stopped_process(
     cell = _cell(tiny_suite, trials=3, trials_in_parallel=3)
     _run(cell, url)
     orphan = optuna.load_study(study_name=cell.name, storage=open_storage(url)).ask()
-    bigger = Cell(**{**cell.__dict__, "trials": 8})  # a larger budget continues the study
+    bigger = replace(cell, trials=8)  # a larger budget continues the study
     _, study = _run(bigger, url)
     trials = study.get_trials()
     failed = [t for t in trials if t.state == TrialState.FAIL]

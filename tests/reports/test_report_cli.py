@@ -143,3 +143,12 @@ def test_empty_table_and_bad_arguments(golden: Path, tmp_path: Path,
     assert main(["report", str(golden), "-o", str(tmp_path / "o"), "--alpha", "5"]) == 2
     assert "--alpha" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_a_single_strategy_and_pruner_is_reported_without_pairwise_tests(
+        make_results: Maker, tmp_path: Path) -> None:
+    path = make_results(tmp_path / "r", pairs=[("tpe", "median")], seeds=3)
+    assert main(["report", str(path), "-o", str(tmp_path / "o")]) == 0
+    md = (tmp_path / "o" / "report.md").read_text(encoding="utf-8")
+    assert "TPE with the median pruner had the highest median final best" in md
+    assert "can never be significant" not in md  # no pair: nothing to warn about

@@ -1,0 +1,116 @@
+"""Live cells that train their K parallel trials as one batch (`batch_trials`): every trial
+trains as it would alone, pruning acts inside the batch, the budget is exact; suite checks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import optuna
+import pytest
+import torch
+from optuna.trial import TrialState
+
+from bench.cell_runner import TRIAL_ATTR, CellTask, counts_toward_budget, run_cell
+from bench.cells import Cell, suite_cells
+from bench.errors import BenchError
+from bench.objective import network_config
+from bench.objectives import build_objective
+from bench.storage import open_storage, resolve_storage_url
+from bench.suite import parse_suite
+from bench.training import ReportPoint, train, trial_seed
+
+ABS = 1e-6  # as tests/bench/test_batched.py: float tolerance between batched and alone
+OBJECTIVE = {"kind": "mnist", "dataset": "digits", "epochs": 2, "reports_per_epoch": 2,
+             "batch_size": 128}
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> Iterator[None]:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _cell(tiny_suite: Callable[..., dict[str, Any]], **overrides: Any) -> Cell:
+    settings = {"objective": OBJECTIVE, "trials_in_parallel": 3, "batch_trials": True,
+                **overrides}
+    return suite_cells(parse_suite(tiny_suite(**settings)))[0]
+
+
+def _run(cell: Cell, tmp_path: Any) -> list[optuna.trial.FrozenTrial]:
+    url = resolve_storage_url("journal", tmp_path)
+    result = run_cell(CellTask(cell, url))
+    assert result.error is None, result.error
+    study = optuna.load_study(study_name=cell.name, storage=open_storage(url))
+    assert study.user_attrs["samplerbench_spec"]["batch_trials"] is True
+    return study.trials
+
+
+def _alone(cell: Cell, trial: optuna.trial.FrozenTrial, steps: int) -> list[ReportPoint]:
+    """The trial's first `steps` reports when its network trains on its own."""
+    objective = build_objective(cell.objective, cell.device, cell.seed, None)
+    result = train(network_config(trial.params), objective.data, cell.objective.spec.settings(),
+                   trial_seed(cell.seed, trial.number))
+    return result.reports[:steps]
+
+
+def test_each_trial_of_a_batch_trains_as_it_would_alone(
+        tiny_suite: Callable[..., dict[str, Any]], tmp_path: Any) -> None:
+    cell = _cell(tiny_suite, trials=6)
+    trials = _run(cell, tmp_path)
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 6
+    assert len({t.params["hidden_size"] for t in trials}) > 1  # mixed sizes in one batch
+    for t in trials:
+        curve = [t.intermediate_values[s] for s in sorted(t.intermediate_values)]
+        assert curve == pytest.approx([r.accuracy for r in _alone(cell, t, 4)], abs=ABS)
+        assert t.value == pytest.approx(curve[-1], abs=ABS)
+        attrs = t.user_attrs[TRIAL_ATTR]
+        assert attrs["batched_with"] == 3 and attrs["epochs_completed"] == 2.0
+        assert attrs["objective_s"] > 0 and attrs["test_accuracy"] is not None
+
+
+def test_pruning_acts_inside_the_batch_and_the_budget_is_exact(
+        tiny_suite: Callable[..., dict[str, Any]], tmp_path: Any) -> None:
+    pruner = {"name": "percentile", "options": {"percentile": 75.0, "n_startup_trials": 1}}
+    cell = _cell(tiny_suite, trials=7, pruners=[pruner])  # batches of 3, 3 and 1
+    trials = _run(cell, tmp_path)
+    assert sum(counts_toward_budget(t) for t in trials) == 7 == len(trials)
+    pruned = [t for t in trials if t.state == TrialState.PRUNED]
+    assert pruned, "the pruner stopped nothing: the test lost its point"
+    for t in pruned:
+        steps = len(t.intermediate_values)
+        assert steps < 4  # stopped before the end, and its network left the batch
+        curve = [t.intermediate_values[s] for s in sorted(t.intermediate_values)]
+        alone = _alone(cell, t, steps)
+        assert curve == pytest.approx([r.accuracy for r in alone], abs=ABS)
+        assert t.user_attrs[TRIAL_ATTR]["epochs_completed"] == alone[-1].epoch
+
+
+def test_batch_trials_is_auto_on_gpus_only_and_leaves_other_cells_as_they_were(
+        tiny_suite: Callable[..., dict[str, Any]]) -> None:
+    auto = {"objective": OBJECTIVE, "trials_in_parallel": 4}
+    (cpu,) = suite_cells(parse_suite(tiny_suite(**auto)))
+    (gpu,) = suite_cells(parse_suite(tiny_suite(**auto, devices=["cuda"])))
+    assert not cpu.batch_trials and gpu.batch_trials
+    assert "batch_trials" not in cpu.spec() and gpu.spec()["batch_trials"] is True
+    assert parse_suite(tiny_suite(**auto)).hash() == parse_suite(
+        tiny_suite(**auto, batch_trials="auto")).hash()
+    (off,) = suite_cells(parse_suite(tiny_suite(**auto, devices=["cuda"], batch_trials=False)))
+    assert not off.batch_trials
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"batch_trials": "yes", "trials_in_parallel": 2}, "must be \"auto\", true or false"),
+    ({"batch_trials": True}, "set trials_in_parallel to 2 or more"),
+    ({"batch_trials": True, "trials_in_parallel": 2,
+      "objective": {**OBJECTIVE, "space": "conditional"}}, "needs the live objective"),
+    ({"batch_trials": True, "trials_in_parallel": 2,
+      "objective": {"kind": "mnist-table"}}, "needs the live objective"),
+], ids=["not-a-bool", "one-trial-at-a-time", "conditional-space", "replay"])
+def test_bad_batch_trials_settings_are_refused(
+        tiny_suite: Callable[..., dict[str, Any]], overrides: dict[str, Any],
+        message: str) -> None:
+    with pytest.raises(BenchError, match=message):
+        parse_suite(tiny_suite(**overrides))
