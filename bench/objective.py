@@ -20,6 +20,7 @@ from bench.spaces import ParamValue, SearchSpace, get_space
 from bench.training import (
     NetworkConfig,
     ReportPoint,
+    TrainResult,
     TrainSettings,
     train,
     trial_seed,
@@ -134,6 +135,11 @@ class LiveObjective:
         result = train(network_config(params), data, self.spec.settings(),
                        trial_seed(self.study_seed, trial.number), on_report)
         objective_s = time.perf_counter() - t0 - prune_s
+        return self._outcome(result, objective_s, prune_s)
+
+    def _outcome(self, result: TrainResult, objective_s: float, prune_s: float,
+                 **extra: Any) -> Outcome:
+        """The trial's outcome and the measurements recorded on it."""
         last = result.reports[-1]
         attrs = {
             "train_s": result.train_s,
@@ -142,10 +148,10 @@ class LiveObjective:
             "steps_completed": last.optimizer_steps,
             "device": str(self.device),
             "test_accuracy": result.test_accuracy,
+            **extra,
         }
         return Outcome(result.accuracy, result.stopped_early,
-                       tuple(r.epoch for r in result.reports), attrs,
-                       objective_s, prune_s)
+                       tuple(r.epoch for r in result.reports), attrs, objective_s, prune_s)
 
     def evaluate_batch(self, asked: list[tuple[optuna.Trial, dict[str, ParamValue]]]
                        ) -> list[Outcome]:
@@ -174,22 +180,8 @@ class LiveObjective:
 
         results = train_batch(configs, data, self.spec.settings(),
                               [trial_seed(self.study_seed, t.number) for t in trials], on_report)
-        outcomes = []
-        for k, result in enumerate(results):
-            last = result.reports[-1]
-            attrs = {
-                "train_s": result.train_s,
-                "eval_s": result.eval_s,
-                "epochs_completed": last.epoch,
-                "steps_completed": last.optimizer_steps,
-                "device": str(self.device),
-                "test_accuracy": result.test_accuracy,
-                "batched_with": len(asked),
-            }
-            outcomes.append(Outcome(result.accuracy, result.stopped_early,
-                                    tuple(r.epoch for r in result.reports), attrs,
-                                    result.train_s + result.eval_s, prune_s[k]))
-        return outcomes
+        return [self._outcome(result, result.train_s + result.eval_s, prune_s[k],
+                              batched_with=len(asked)) for k, result in enumerate(results)]
 
     def __call__(self, trial: optuna.Trial) -> float:
         """A plain Optuna objective: suggest, train, raise TrialPruned when pruned."""
