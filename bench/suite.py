@@ -10,7 +10,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from bench.devices import DEVICES
+from bench.devices import DEVICES, resolve_device
 from bench.errors import BenchError
 from bench.objective import ObjectiveSpec
 from bench.spaces import SearchSpace, get_space, space_from_mapping
@@ -97,7 +97,10 @@ class Suite:
         if self.trials_in_parallel < 2 or self.objective.kind != "mnist":
             return False
         if self.batch_trials == "auto":
-            return device.split(":")[0] in BATCHED_DEVICES and _batchable(self.objective)
+            base = device.split(":")[0]
+            if base == "auto":  # the device this machine picks
+                base = resolve_device(base).type
+            return base in BATCHED_DEVICES and _batchable(self.objective)
         return bool(self.batch_trials)
 
     def to_dict(self) -> dict[str, Any]:
