@@ -131,7 +131,7 @@ class ConstantObjective:
 
     def evaluate(self, trial: optuna.Trial, params: dict[str, ParamValue]) -> Outcome:
         """The constant."""
-        return Outcome(self.value, pruned=False, reports=())
+        return Outcome(self.value, pruned=False, report_epochs=())
 
     def provenance(self) -> dict[str, Any]:
         """Nothing to record."""
