@@ -236,11 +236,15 @@ def _per_device(frame: pd.DataFrame, width: float = 6.4,
     return fig, [(d, frame[frame["device"] == d], a) for d, a in zip(devices, axes, strict=False)]
 
 
-def make_figures(s: ReportSummaries) -> dict[str, Figure]:
+SIMULATED = "Simulated "  # prefixed to time axes when wall times were replayed from a table
+
+
+def make_figures(s: ReportSummaries, simulated: bool = False) -> dict[str, Figure]:
     """Build every report figure.
 
     Args:
         s: The report's summaries.
+        simulated: Wall times were replayed from a table, not measured: time axes say so.
 
     Returns:
         Figures by file stem, in report order.
@@ -251,6 +255,8 @@ def make_figures(s: ReportSummaries) -> dict[str, Figure]:
         fig, panels = _per_device(s.curves[axis])
         for _, sub, ax in panels:
             plot_best_so_far(sub, ax, axis=axis, target=s.target)
+            if simulated and axis == "elapsed_s":
+                ax.set_xlabel(SIMULATED + ax.get_xlabel().lower())
         figs[name] = fig
     n_pairs = s.cells.groupby(["strategy", "pruner", "device"], observed=True).ngroups
     fig = Figure(figsize=(max(6.4, 1.3 * n_pairs), 4.6), layout="constrained")
@@ -261,7 +267,9 @@ def make_figures(s: ReportSummaries) -> dict[str, Figure]:
         plot_average_rank(sub, ax)
     figs["average_rank"] = fig
     fig = Figure(figsize=(max(7.2, 1.3 * n_pairs), 4.6), layout="constrained")
-    plot_trial_times(s.times, fig.add_subplot())
+    ax = plot_trial_times(s.times, fig.add_subplot())
+    if simulated:
+        ax.set_ylabel(SIMULATED + ax.get_ylabel().lower())
     figs["trial_time"] = fig
     fig = Figure(figsize=(8.4, 4.6), layout="constrained")
     plot_pruning(s.pruning, fig.add_subplot())

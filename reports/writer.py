@@ -416,15 +416,15 @@ def write_report(results: Path, out: Path, *, target: float = 0.97,
         raise BenchError(f"{out} exists and is not a folder; pass another -o")
     (out / "figures").mkdir(parents=True, exist_ok=True)
     (out / "tables").mkdir(exist_ok=True)
+    simulated = bool(info.get("time_simulated")) or (
+        "time_simulated" in trials and bool(trials["time_simulated"].any()))
     pngs: dict[str, bytes] = {}
-    for name, fig in make_figures(s).items():
+    for name, fig in make_figures(s, simulated).items():
         pngs[name] = _figure_bytes(fig, "png")
         _write_bytes(out / "figures" / f"{name}.png", pngs[name])
         _write_bytes(out / "figures" / f"{name}.svg", _figure_bytes(fig, "svg"))
     for name, frame in (("summary", s.pairs), ("per_seed", s.cells), ("statistics", s.tests)):
         _write_table(out / "tables", name, frame)
-    simulated = bool(info.get("time_simulated")) or (
-        "time_simulated" in trials and bool(trials["time_simulated"].any()))
     blocks = _blocks(s, info, results, simulated)
     title = str(blocks[0][1][1])
     _write_bytes(out / "report.md", _markdown(blocks).encode("utf-8"))

@@ -165,3 +165,12 @@ def test_styles_are_stable_for_unknown_names() -> None:
     assert styles.device_colour("cuda:1") == styles.DEVICE_COLOURS["cuda"]
     assert styles.describe_pair("tpe", "median") == "TPE with the median pruner"
     assert styles.describe_pair("random", "none") == "random search without pruning"
+
+
+def test_time_axes_say_simulated_when_wall_times_were_replayed(
+        summaries: ReportSummaries, figs: dict[str, Figure]) -> None:
+    simulated = figures.make_figures(summaries, simulated=True)
+    assert simulated["best_vs_time"].axes[0].get_xlabel().startswith("Simulated wall-clock time")
+    assert simulated["trial_time"].axes[0].get_ylabel() == "Simulated wall time per trial (s)"
+    assert simulated["best_vs_trial"].axes[0].get_xlabel() == "Trial number"  # not a time axis
+    assert not figs["best_vs_time"].axes[0].get_xlabel().startswith("Simulated")
