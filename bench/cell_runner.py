@@ -24,9 +24,11 @@ from bench.objective import Outcome
 from bench.objectives import Objective, build_objective
 from bench.storage import (
     copy_finished_study,
+    delete_stored_study,
     heartbeat_ages,
     heartbeat_of,
     open_storage,
+    stored_study_attrs,
     trial_heartbeat,
 )
 from strategies.registry import build_pruner, build_sampler, keeps_seed_on_resume
@@ -249,6 +251,7 @@ def run_cell(task: CellTask, on_event: Callable[[CellEvent], None] | None = None
 
 
 REPLAY_COMPLETE = "samplerbench_replay_complete"
+REPLAY_BEST = "samplerbench_replay_best"  # the copied study's best value, for a resumed run
 REPLAY_EVENT_EVERY = 25
 
 
@@ -263,20 +266,17 @@ def run_replay_cell(task: CellTask, objective: Objective, storage: optuna.storag
     start = time.perf_counter()
     cell = task.cell
     emit = on_event or (lambda _e: None)
-    try:  # the storage's own calls: load_study would also build a sampler
-        durable_id: int | None = storage.get_study_id_from_name(cell.name)
-    except KeyError:
-        durable_id = None
-    if durable_id is not None:
-        stored = storage.get_study_user_attrs(durable_id)
+    stored = stored_study_attrs(storage, cell.name)  # no trial is read for this
+    if stored is not None:
         # A copy killed before all its labels were written is incomplete: replayed below.
         if {"samplerbench_spec", "samplerbench_check"} <= set(stored):
             _check_stored(stored, _study_attrs(task, objective), cell.name)
         if stored.get(REPLAY_COMPLETE, -1) >= cell.trials:
-            best = _best(optuna.load_study(study_name=cell.name, storage=storage))
+            best = stored[REPLAY_BEST] if REPLAY_BEST in stored else _best(
+                optuna.load_study(study_name=cell.name, storage=storage))
             emit(CellEvent(cell.name, cell.trials, cell.trials, best, finished=True))
             return CellResult(cell.name, cell.trials, 0, best, time.perf_counter() - start)
-        storage.delete_study(durable_id)
+        delete_stored_study(storage, cell.name)
     memory = optuna.storages.InMemoryStorage()
     study = optuna.create_study(study_name=cell.name, storage=memory, direction="maximize")
     for key, value in _study_attrs(task, objective).items():
@@ -294,9 +294,9 @@ def run_replay_cell(task: CellTask, objective: Objective, storage: optuna.storag
         done += 1
         if done % REPLAY_EVENT_EVERY == 0:
             emit(CellEvent(cell.name, done, cell.trials, None, new=REPLAY_EVENT_EVERY))
-    copy_finished_study(study, storage, {REPLAY_COMPLETE: cell.trials},  # the mark goes last
-                        {n: {TRIAL_ATTR: a} for n, a in held.items()})
     best = _best(study)
+    copy_finished_study(study, storage, {REPLAY_BEST: best, REPLAY_COMPLETE: cell.trials},
+                        {n: {TRIAL_ATTR: a} for n, a in held.items()})  # the mark goes last
     emit(CellEvent(cell.name, done, cell.trials, best, new=done % REPLAY_EVENT_EVERY))
     emit(CellEvent(cell.name, done, cell.trials, best, finished=True))
     return CellResult(cell.name, done, done, best, time.perf_counter() - start)

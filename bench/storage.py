@@ -10,8 +10,8 @@ import os
 import sys
 import threading
 import warnings
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, nullcontext, suppress
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from optuna.storages.journal import JournalFileBackend, JournalFileSymlinkLock
 from optuna.storages.journal._storage import JournalOperation
 
 from bench.errors import BenchError
+from bench.journal_index import JournalIndex
 
 JOURNAL_FILE = "journal.log"
 # A writer holds the journal's lock for one append; one killed while holding it leaves the
@@ -176,6 +177,33 @@ def _engine_kwargs(url: str) -> dict[str, object]:
     return {}
 
 
+def stored_study_attrs(storage: BaseStorage, name: str) -> dict[str, Any] | None:
+    """The user attributes of the stored study `name`, or None when there is none.
+
+    A journal file answers from its study index, without replaying trials.
+    """
+    backend = getattr(storage, "_backend", None)
+    if isinstance(backend, JournalFile):
+        return backend.index.study_attrs(name)
+    try:
+        return storage.get_study_user_attrs(storage.get_study_id_from_name(name))
+    except KeyError:
+        return None
+
+
+def delete_stored_study(storage: BaseStorage, name: str) -> None:
+    """Delete the stored study `name`, if there is one."""
+    backend = getattr(storage, "_backend", None)
+    if isinstance(backend, JournalFile):
+        worker_id = storage._replay_result.worker_id  # type: ignore[attr-defined]
+        backend.append_indexed(lambda index: [] if name not in index.ids else [
+            {"op_code": JournalOperation.DELETE_STUDY, "worker_id": worker_id,
+             "study_id": index.ids[name]}])
+        return
+    with suppress(KeyError):
+        storage.delete_study(storage.get_study_id_from_name(name))
+
+
 def copy_finished_study(study: optuna.Study, storage: BaseStorage,
                         final_attrs: dict[str, Any] | None = None,
                         trial_attrs: dict[int, dict[str, Any]] | None = None) -> None:
@@ -183,15 +211,20 @@ def copy_finished_study(study: optuna.Study, storage: BaseStorage,
 
     `trial_attrs` maps trial numbers to user attributes added to those trials in the copy.
 
-    For a journal file, the study's attributes, every trial and `final_attrs` go in one
-    append after the study is created (two locks, one fsync), in the exact log format of
-    `JournalStorage`; other storages get Optuna's `copy_study`, then `final_attrs`. Either
-    way `final_attrs` land last, so they can mark the copy complete.
+    For a journal file, the study, its attributes, every trial and `final_attrs` go in one
+    fsynced append under the journal's lock, in the exact record format of `JournalStorage`,
+    with the study id the journal's replay will give it (`JournalFile.append_indexed`); other
+    storages get what `optuna.copy_study` does, then `final_attrs`. Either way `final_attrs`
+    land last, so they can mark the copy complete.
+
+    Raises:
+        BenchError: another process stored a study of that name meanwhile.
     """
     final = dict(final_attrs or {})
     extra = trial_attrs or {}
     trials = study.get_trials(deepcopy=False)
-    if not isinstance(storage, JournalStorage):  # as optuna.copy_study, plus `extra`
+    backend = getattr(storage, "_backend", None)
+    if not isinstance(backend, JournalFile):  # as optuna.copy_study, plus `extra`
         target = optuna.create_study(study_name=study.study_name, storage=storage,
                                      directions=study.directions)
         for key, value in study.user_attrs.items():
@@ -200,21 +233,27 @@ def copy_finished_study(study: optuna.Study, storage: BaseStorage,
         for key, value in final.items():
             target.set_user_attr(key, value)
         return
-    backend = storage._backend
-    # One fsync, after the trials: a crash before it leaves no completion mark either way.
-    with backend.fsync_deferred() if isinstance(backend, JournalFile) else nullcontext():
-        sid = storage.create_new_study(study.directions, study.study_name)
-    worker_id = storage._replay_result.worker_id
+    worker_id = storage._replay_result.worker_id  # type: ignore[attr-defined]
+    name = study.study_name
 
-    def attr_log(key: str, value: Any) -> dict[str, Any]:
-        return {"op_code": JournalOperation.SET_STUDY_USER_ATTR, "worker_id": worker_id,
-                "study_id": sid, "user_attr": {key: value}}
+    def records_for(index: JournalIndex) -> list[dict[str, Any]]:
+        if name in index.ids:
+            raise BenchError(f"study {name!r} was stored by another process while this one "
+                             "ran it; two runs share this output: let one finish, then rerun")
+        sid = index.next_id
 
-    logs = [attr_log(k, v) for k, v in study.user_attrs.items()]
-    logs += [{"op_code": JournalOperation.CREATE_TRIAL, "worker_id": worker_id,
-              **_trial_log(sid, t, extra.get(t.number))} for t in trials]
-    logs += [attr_log(k, v) for k, v in final.items()]
-    backend.append_logs(logs)
+        def attr_log(key: str, value: Any) -> dict[str, Any]:
+            return {"op_code": JournalOperation.SET_STUDY_USER_ATTR, "worker_id": worker_id,
+                    "study_id": sid, "user_attr": {key: value}}
+
+        logs = [{"op_code": JournalOperation.CREATE_STUDY, "worker_id": worker_id,
+                 "study_name": name, "directions": [int(d) for d in study.directions]}]
+        logs += [attr_log(k, v) for k, v in study.user_attrs.items()]
+        logs += [{"op_code": JournalOperation.CREATE_TRIAL, "worker_id": worker_id,
+                  **_trial_log(sid, t, extra.get(t.number))} for t in trials]
+        return logs + [attr_log(k, v) for k, v in final.items()]
+
+    backend.append_indexed(records_for)
 
 
 @functools.lru_cache(maxsize=256)
@@ -296,28 +335,25 @@ class JournalFile(JournalFileBackend):
 
     Cutting only at open would not do: with several writers (worker processes) a live one
     keeps the file open while another dies mid-append, and its next append would glue onto
-    the partial line. The cut happens under the same lock as the append.
+    the partial line. The cut happens under the same lock as the append. `index` follows the
+    file's studies without replaying trials (`bench.journal_index`), for `append_indexed`.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.lock = JournalFileSymlinkLock(str(path), grace_period=JOURNAL_LOCK_GRACE_S)
-        self.fsync = True
+        self.index = JournalIndex(path)
         super().__init__(str(path), lock_obj=self.lock)
-
-    @contextmanager
-    def fsync_deferred(self) -> Iterator[None]:
-        """Appends in this block skip their fsync; the next synced append makes them durable
-        too (fsync flushes the whole file), so use it only before one that follows at once."""
-        self.fsync = False
-        try:
-            yield
-        finally:
-            self.fsync = True
 
     def append_logs(self, logs: list[dict[str, Any]]) -> None:
         """Append records as Optuna does (one write, flush, fsync), after the cut."""
-        data = "\n".join(map(_ENCODE, logs)) + "\n"
+        self.append_indexed(lambda _index: logs, catch_up=False)
+
+    def append_indexed(self, records_for: Callable[[JournalIndex], list[dict[str, Any]]],
+                       catch_up: bool = True) -> None:
+        """Append `records_for(index)` in one fsynced write, the index caught up to the end of
+        the file first (so the records can take study ids from it) and the lock held
+        throughout, so no other writer's record lands in between."""
         self.lock.acquire()
         try:
             dropped = _cut_partial_tail(self.path)
@@ -325,11 +361,21 @@ class JournalFile(JournalFileBackend):
                 print(f"samplerbench: journal file {self.path} ended in a partial record (a "
                       f"writer was stopped mid-write); dropped its {dropped} bytes",
                       file=sys.stderr)
+            if catch_up:
+                self.index.catch_up()
+            records = records_for(self.index)
+            if not records:
+                return
+            data = ("\n".join(map(_ENCODE, records)) + "\n").encode("utf-8")
             with open(self.path, "ab") as f:
-                f.write(data.encode("utf-8"))
+                at = f.tell()
+                f.write(data)
                 f.flush()
-                if self.fsync:
-                    os.fsync(f.fileno())
+                os.fsync(f.fileno())
+            if catch_up and at == self.index.offset:  # the index saw every byte before ours
+                for record in records:
+                    self.index.apply(record)
+                self.index.offset += len(data)
         finally:
             self.lock.release()
 

@@ -23,7 +23,6 @@ from typing import Any
 
 import optuna
 import torch
-from optuna.storages import JournalStorage
 
 from bench import cell_runner
 from bench.cell_runner import CellTask, run_cell
@@ -53,9 +52,8 @@ def _timed(fn: Callable[..., Any], into: list[float] = OPTUNA_S) -> Callable[...
 def instrument_durable_write() -> None:
     """Accumulate the time of each cell's durable-storage work into DURABLE_S: the check for
     a stored study and the one-append copy of the finished in-memory study."""
-    cell_runner.copy_finished_study = _timed(cell_runner.copy_finished_study, DURABLE_S)
-    for name in ("get_study_id_from_name", "get_study_user_attrs"):
-        setattr(JournalStorage, name, _timed(getattr(JournalStorage, name), DURABLE_S))
+    for name in ("stored_study_attrs", "delete_stored_study", "copy_finished_study"):
+        setattr(cell_runner, name, _timed(getattr(cell_runner, name), DURABLE_S))
 
 
 def instrument_optuna() -> None:

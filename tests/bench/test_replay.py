@@ -39,20 +39,23 @@ def replay_suite(path: Path, **top: object) -> Path:
 
 
 def test_replay_runs_are_identical_except_for_real_timings(tmp_path, capsys) -> None:
-    """Also across storages: a journal file (one append per cell) and SQLite (Optuna's RDB
-    storage, trials added through the API)."""
+    """Also across storages and writers: a journal file (one append per cell), SQLite
+    (Optuna's RDB storage, trials added through the API), and a journal file that two worker
+    processes append to at once."""
     suite = replay_suite(tmp_path / "s.toml")
     tables, steps = [], []
-    for name, storage in (("a", []), ("b", ["--storage", f"sqlite:///{tmp_path / 'b.db'}"])):
-        code, _, err = cli(capsys, "run", suite, "-o", tmp_path / name, "--no-report", *storage)
+    for name, extra in (("a", []), ("b", ["--storage", f"sqlite:///{tmp_path / 'b.db'}"]),
+                        ("c", ["--executor", "processes", "--workers", "2"])):
+        code, _, err = cli(capsys, "run", suite, "-o", tmp_path / name, "--no-report", *extra)
         assert code == 0, err
         tables.append(pd.read_parquet(tmp_path / name / "trials.parquet"))
         steps.append(pd.read_parquet(tmp_path / name / "steps.parquet"))
     assert len(tables[0]) == 3 * 2 * 3 * 15
     left = comparable(tables[0]).drop(columns=["cell"])
-    right = comparable(tables[1]).drop(columns=["cell"])
-    pd.testing.assert_frame_equal(left, right)
-    pd.testing.assert_frame_equal(steps[0], steps[1])
+    for other in (1, 2):
+        right = comparable(tables[other]).drop(columns=["cell"])
+        pd.testing.assert_frame_equal(left, right)
+        pd.testing.assert_frame_equal(steps[0], steps[other])
     assert steps[0]["epoch"].notna().all() and tables[0]["objective_s"].gt(0).all()
     assert tables[0]["time_simulated"].all()
     assert (tables[0]["state"] == "PRUNED").any()
