@@ -1,9 +1,10 @@
-"""Train K one-hidden-layer networks at once, in the same kernels, each exactly as `train` would.
+"""Train K one-hidden-layer networks at once, in the same kernels, each as `train` would.
 
 Each network k has its own hidden size, learning rate, initialisation and data order, all
 drawn from its own `torch.Generator(seed_k)` in the order `bench.training.train` draws them
 (the weights of `bench.network.build_network`, then one `torch.randperm` per epoch), so network
-k of a batch follows the same trajectory as `train(configs[k], data, settings, seeds[k])`.
+k of a batch follows the same trajectory as `train(configs[k], data, settings, seeds[k])`,
+to float tolerance (rounding depends on the batch, and can grow over many epochs).
 
 Design:
 - Parameters are stacked as one flat float32 buffer [K, P] per quantity (weights, gradients,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from bench.suite import ObjectiveConfig, Strategy, Suite
@@ -39,17 +40,13 @@ class Cell:
         }
 
     def spec_hash(self) -> str:
-        """Short SHA-256 of the canonical JSON of `spec()` (computed once per cell)."""
-        cached = self.__dict__.get("_spec_hash")
-        if cached is None:
-            blob = json.dumps(self.spec(), sort_keys=True, default=str).encode()
-            cached = hashlib.sha256(blob).hexdigest()[:12]
-            object.__setattr__(self, "_spec_hash", cached)  # frozen: not a field
-        return cached
+        """Short SHA-256 of the canonical JSON of `spec()`."""
+        blob = json.dumps(self.spec(), sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:12]
 
-    @property
+    @cached_property
     def name(self) -> str:
-        """The study name: readable prefix plus the spec hash."""
+        """The study name: readable prefix plus the spec hash (computed once per cell)."""
         return (f"{self.strategy.key}-{self.pruner.key}-seed{self.seed}-{self.device}-"
                 f"{self.spec_hash()}")
 

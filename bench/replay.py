@@ -88,7 +88,7 @@ class ReplayObjective:
         self._report_idx = [stride * (k + 1) - 1 for k in range(n_reports)]
         self._epochs = tuple((k + 1) / spec.reports_per_epoch for k in range(n_reports))
         self._steps_per_epoch = int(curves.meta.get("steps_per_epoch", 0))
-        self._val, self._eval, self._train_cum, self._test = _as_lists(curves)
+        self._val, self._eval, self._train_cum, self._test = curves.as_lists
         self._lrs = curves.learning_rates.tolist()
         self._device = str(curves.meta["device"])
         self._rng = np.random.default_rng(study_seed)
@@ -156,17 +156,3 @@ class ReplayObjective:
         return Outcome(val[last], pruned, self._epochs[:made], attrs, train_s + eval_total,
                        prune_s)
 
-
-_LISTS: dict[int, tuple[Curves, tuple[list[Any], ...]]] = {}
-
-
-def _as_lists(curves: Curves) -> tuple[list[Any], ...]:
-    """Validation accuracy, evaluation seconds, cumulative training seconds and test accuracy
-    as nested Python lists (indexing them per report is far cheaper than numpy scalars);
-    converted once per table object in a process."""
-    held = _LISTS.get(id(curves))
-    if held is None or held[0] is not curves:
-        lists = (curves.val.tolist(), curves.eval_s.tolist(),
-                 np.cumsum(curves.train_s, axis=-1).tolist(), curves.test.tolist())
-        held = _LISTS[id(curves)] = (curves, lists)
-    return held[1]

@@ -107,10 +107,7 @@ def _open_storage(url: str, heartbeat: bool) -> BaseStorage:
         if not os.access(path.parent, os.W_OK):
             raise BenchError(f"journal folder {path.parent} is not writable; choose a writable "
                              "--output (or --storage journal:PATH)")
-        dropped = repair_journal_tail(path)
-        if dropped:
-            print(f"samplerbench: journal file {path} ended in a partial record (a writer "
-                  f"was stopped mid-write); dropped its {dropped} bytes", file=sys.stderr)
+        repair_journal_tail(path)
         try:
             return JournalStorage(JournalFile(path))
         except (ValueError, KeyError, UnicodeDecodeError) as err:
@@ -177,14 +174,20 @@ def _engine_kwargs(url: str) -> dict[str, object]:
     return {}
 
 
+def _journal_file(storage: BaseStorage) -> JournalFile | None:
+    """The storage's journal file when it is one of samplerbench's (`open_storage`)."""
+    backend = getattr(storage, "_backend", None)
+    return backend if isinstance(backend, JournalFile) else None
+
+
 def stored_study_attrs(storage: BaseStorage, name: str) -> dict[str, Any] | None:
     """The user attributes of the stored study `name`, or None when there is none.
 
     A journal file answers from its study index, without replaying trials.
     """
-    backend = getattr(storage, "_backend", None)
-    if isinstance(backend, JournalFile):
-        return backend.index.study_attrs(name)
+    journal = _journal_file(storage)
+    if journal is not None:
+        return journal.index.study_attrs(name)
     try:
         return storage.get_study_user_attrs(storage.get_study_id_from_name(name))
     except KeyError:
@@ -193,10 +196,10 @@ def stored_study_attrs(storage: BaseStorage, name: str) -> dict[str, Any] | None
 
 def delete_stored_study(storage: BaseStorage, name: str) -> None:
     """Delete the stored study `name`, if there is one."""
-    backend = getattr(storage, "_backend", None)
-    if isinstance(backend, JournalFile):
+    journal = _journal_file(storage)
+    if journal is not None:
         worker_id = storage._replay_result.worker_id  # type: ignore[attr-defined]
-        backend.append_indexed(lambda index: [] if name not in index.ids else [
+        journal.append_indexed(lambda index: [] if name not in index.ids else [
             {"op_code": JournalOperation.DELETE_STUDY, "worker_id": worker_id,
              "study_id": index.ids[name]}])
         return
@@ -223,8 +226,8 @@ def copy_finished_study(study: optuna.Study, storage: BaseStorage,
     final = dict(final_attrs or {})
     extra = trial_attrs or {}
     trials = study.get_trials(deepcopy=False)
-    backend = getattr(storage, "_backend", None)
-    if not isinstance(backend, JournalFile):  # as optuna.copy_study, plus `extra`
+    journal = _journal_file(storage)
+    if journal is None:  # as optuna.copy_study, plus `extra`
         target = optuna.create_study(study_name=study.study_name, storage=storage,
                                      directions=study.directions)
         for key, value in study.user_attrs.items():
@@ -253,7 +256,7 @@ def copy_finished_study(study: optuna.Study, storage: BaseStorage,
                   **_trial_log(sid, t, extra.get(t.number))} for t in trials]
         return logs + [attr_log(k, v) for k, v in final.items()]
 
-    backend.append_indexed(records_for)
+    journal.append_indexed(records_for)
 
 
 @functools.lru_cache(maxsize=256)
@@ -310,7 +313,8 @@ def repair_journal_tail(path: Path) -> int:
 
 
 def _cut_partial_tail(path: Path) -> int:
-    """Truncate after the last newline; the caller holds the journal's lock."""
+    """Truncate after the last newline, say so on stderr, and return the bytes cut; the caller
+    holds the journal's lock."""
     if not _ends_partial(path):
         return 0
     with open(path, "r+b") as f:
@@ -327,6 +331,8 @@ def _cut_partial_tail(path: Path) -> int:
         f.truncate(end)
         f.flush()
         os.fsync(f.fileno())
+    print(f"samplerbench: journal file {path} ended in a partial record (a writer was "
+          f"stopped mid-write); dropped its {size - end} bytes", file=sys.stderr)
     return size - end
 
 
@@ -356,11 +362,7 @@ class JournalFile(JournalFileBackend):
         throughout, so no other writer's record lands in between."""
         self.lock.acquire()
         try:
-            dropped = _cut_partial_tail(self.path)
-            if dropped:
-                print(f"samplerbench: journal file {self.path} ended in a partial record (a "
-                      f"writer was stopped mid-write); dropped its {dropped} bytes",
-                      file=sys.stderr)
+            _cut_partial_tail(self.path)
             if catch_up:
                 self.index.catch_up()
             records = records_for(self.index)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -59,6 +59,14 @@ class Curves:
     epochs: int
     meta: dict[str, Any]
     checksum: str
+
+    @cached_property
+    def as_lists(self) -> tuple[list[Any], list[Any], list[Any], list[Any]]:
+        """Validation accuracy, evaluation seconds, cumulative training seconds (up to and
+        including each step) and test accuracy as nested Python lists, built once per table:
+        indexing them per report is far cheaper than indexing numpy arrays."""
+        return (self.val.tolist(), self.eval_s.tolist(),
+                np.cumsum(self.train_s, axis=-1).tolist(), self.test.tolist())
 
 
 def read_meta(path: Path) -> dict[str, Any]:

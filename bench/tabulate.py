@@ -128,9 +128,9 @@ def tabulate(grid: TabulationGrid, out: Path, device: str = "cpu",
     """Train every grid point and write the table to `out` (resuming a partial run).
 
     Accuracies come from training every grid point (batched: many networks in the same
-    kernels, identical results to one at a time). Seconds come from `calibrate_seconds`:
-    the single-network loop that live cells run, timed per hidden size on this device, so
-    replayed wall time is what a live trial would cost here.
+    kernels, the same accuracies as one at a time to float tolerance). Seconds come from
+    `calibrate_seconds`: the single-network loop that live cells run, timed per hidden size on
+    this device, so replayed wall time is what a live trial would cost here.
 
     Args:
         grid: the grid to tabulate.

@@ -9,6 +9,7 @@ from typing import Any
 import optuna
 import pytest
 import torch
+from digits_suite import one_torch_thread
 from optuna.trial import TrialState
 
 from bench.cell_runner import TRIAL_ATTR, CellTask, counts_toward_budget, run_cell
@@ -27,10 +28,8 @@ OBJECTIVE = {"kind": "mnist", "dataset": "digits", "epochs": 2, "reports_per_epo
 
 @pytest.fixture(autouse=True)
 def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with one_torch_thread():
+        yield
 
 
 def _cell(tiny_suite: Callable[..., dict[str, Any]], **overrides: Any) -> Cell:
