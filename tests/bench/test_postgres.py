@@ -114,7 +114,7 @@ def _wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
         time.sleep(0.1)
 
 
-def _still_running(proc: subprocess.Popen[str]) -> bool:
+def _still_running(proc: subprocess.Popen[Any]) -> bool:
     """True while `proc` runs; fails the test at once if it ended before it could be killed."""
     if proc.poll() is not None:
         raise AssertionError(f"the run ended (exit {proc.returncode}) before the kill")
@@ -129,24 +129,59 @@ def _beating_trials(url: str) -> int:
     return sum(age is not None and age < 2 for age in heartbeat_ages(storage, ids).values())
 
 
+class HangingSampler(optuna.samplers.RandomSampler):
+    """Random search that hangs inside trial 1 (after touching `marker`) until it is killed,
+    so a test can SIGKILL the run at a known moment; once `marker` exists it never hangs."""
+
+    def __init__(self, seed: int, marker: str) -> None:
+        super().__init__(seed=seed)
+        self.marker = Path(marker)
+
+    def sample_independent(self, study: optuna.Study, trial: optuna.trial.FrozenTrial,
+                           name: str, dist: optuna.distributions.BaseDistribution) -> Any:
+        if trial.number == 1 and not self.marker.exists():
+            self.marker.touch()
+            time.sleep(600)
+        return super().sample_independent(study, trial, name, dist)
+
+
+def hanging(*, seed: int, space: object, marker: str) -> optuna.samplers.BaseSampler:
+    """Registry factory (`test_postgres:hanging`)."""
+    return HangingSampler(seed, marker)
+
+
+# Child runs import this module to build `test_postgres:hanging`.
+CHILD_ENV = {**os.environ,
+             "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).parent),
+                                                         os.environ.get("PYTHONPATH")]))}
+
+
 @pytest.mark.slow
 def test_a_sigkilled_run_on_postgres_resumes_without_losing_a_trial(
         write_suite: Callable[..., Path], postgres_url: str, fast_heartbeat: int,
         tmp_path: Path) -> None:
-    suite = write_suite(trials=2, objective={"kind": "mnist", "dataset": "digits",
-                                             "epochs": 20, "batch_size": 512})
+    # Digits trials last a few milliseconds, too short to catch from outside: trial 1 hangs
+    # (heartbeat still beating) until the kill, and the resumed run no longer hangs.
+    marker = tmp_path / "hung"
+    suite = write_suite(trials=2, strategies=[{"name": "test_postgres:hanging",
+                                               "options": {"marker": str(marker)}}])
     cmd = [*CLI, "run", str(suite), "-o", str(tmp_path / "out"), "--storage", postgres_url,
            "--no-report"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = tmp_path / "killed-run.log"
+    with open(log, "wb") as sink:
+        proc = subprocess.Popen(cmd, stdout=sink, stderr=sink, env=CHILD_ENV)
     try:
-        _wait_for(lambda: _beating_trials(postgres_url) > 0, 120, "a trial with a heartbeat")
+        _wait_for(lambda: _still_running(proc) and marker.exists() and
+                  _beating_trials(postgres_url) > 0, 120, "the hanging trial's heartbeat")
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-    resumed = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == -signal.SIGKILL, log.read_text()[-2000:]
+    resumed = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False,
+                             env=CHILD_ENV)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     stale = _check_budgets(postgres_url, cells=1, budget=2)
-    assert len(stale) == 1
+    assert [t.number for t in stale] == [1]
 
 
 def _worker_processes(pid: int) -> list[psutil.Process]:
