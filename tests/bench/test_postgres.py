@@ -130,8 +130,9 @@ def _beating_trials(url: str) -> int:
 
 
 class HangingSampler(optuna.samplers.RandomSampler):
-    """Random search that hangs inside trial 1 (after touching `marker`) until it is killed,
-    so a test can SIGKILL the run at a known moment; once `marker` exists it never hangs."""
+    """Random search that hangs inside trial 1 until it is killed, so a test can SIGKILL a
+    process at a known moment. Only the first process to create `marker` hangs, and it writes
+    its pid there; once `marker` exists, no process hangs."""
 
     def __init__(self, seed: int, marker: str) -> None:
         super().__init__(seed=seed)
@@ -140,8 +141,13 @@ class HangingSampler(optuna.samplers.RandomSampler):
     def sample_independent(self, study: optuna.Study, trial: optuna.trial.FrozenTrial,
                            name: str, dist: optuna.distributions.BaseDistribution) -> Any:
         if trial.number == 1 and not self.marker.exists():
-            self.marker.touch()
-            time.sleep(600)
+            try:
+                with open(self.marker, "x", encoding="utf-8") as claim:
+                    claim.write(f"{os.getpid()}\n")
+            except FileExistsError:
+                pass
+            else:
+                time.sleep(600)
         return super().sample_independent(study, trial, name, dist)
 
 
@@ -154,6 +160,12 @@ def hanging(*, seed: int, space: object, marker: str) -> optuna.samplers.BaseSam
 CHILD_ENV = {**os.environ,
              "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).parent),
                                                          os.environ.get("PYTHONPATH")]))}
+
+
+def _hung_pid(marker: Path) -> int | None:
+    """The pid of the process hanging in `HangingSampler` (None until it has written it)."""
+    text = marker.read_text(encoding="utf-8") if marker.exists() else ""
+    return int(text) if text.endswith("\n") else None
 
 
 @pytest.mark.slow
@@ -171,7 +183,7 @@ def test_a_sigkilled_run_on_postgres_resumes_without_losing_a_trial(
     with open(log, "wb") as sink:
         proc = subprocess.Popen(cmd, stdout=sink, stderr=sink, env=CHILD_ENV)
     try:
-        _wait_for(lambda: _still_running(proc) and marker.exists() and
+        _wait_for(lambda: _still_running(proc) and _hung_pid(marker) is not None and
                   _beating_trials(postgres_url) > 0, 120, "the hanging trial's heartbeat")
     finally:
         proc.send_signal(signal.SIGKILL)
@@ -201,8 +213,11 @@ def test_dask_workers_on_postgres_survive_a_sigkilled_worker_and_match_the_seria
         write_suite: Callable[..., Path], postgres_server: Any, fast_heartbeat: int,
         tmp_path: Path) -> None:
     budget = 3
-    # Two epochs per trial so that a worker spends most of its time inside a trial.
-    suite = write_suite(seeds=6, trials=budget, strategies=["random", "tpe"],
+    # Digits trials last milliseconds: one cell's trial 1 hangs (heartbeat beating) in one
+    # worker, and the test SIGKILLs that worker once a quarter of the trials are done.
+    marker = tmp_path / "hung"
+    hanging = {"name": "test_postgres:hanging", "options": {"marker": str(marker)}}
+    suite = write_suite(seeds=6, trials=budget, strategies=[hanging, "tpe"],
                         pruners=["none", "median"],
                         objective={"kind": "mnist", "dataset": "digits", "epochs": 2,
                                    "batch_size": 512})
@@ -211,14 +226,15 @@ def test_dask_workers_on_postgres_survive_a_sigkilled_worker_and_match_the_seria
     cmd = [*CLI, "run", str(suite), "-o", str(tmp_path / "dask"), "--storage", dask_url,
            "--executor", "dask", "--workers", "2", "--no-report"]
     start = time.monotonic()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=CHILD_ENV)
     try:
-        # mid-run, and while a worker is inside a trial, so the kill likely interrupts one
-        _wait_for(lambda: _still_running(proc) and
+        _wait_for(lambda: _still_running(proc) and _hung_pid(marker) is not None and
                   len(_complete_values(dask_url)) >= 24 * budget // 4 and
-                  _beating_trials(dask_url) >= 1, 600, "a quarter of the trials")
-        victim = _worker_processes(proc.pid)[0]
-        os.kill(victim.pid, signal.SIGKILL)
+                  _beating_trials(dask_url) >= 1, 600, "a hanging trial and a quarter done")
+        victim = _hung_pid(marker)
+        assert victim in [p.pid for p in _worker_processes(proc.pid)]
+        os.kill(victim, signal.SIGKILL)
         killed_at = len(_complete_values(dask_url))
         _, err = proc.communicate(timeout=900)
     finally:
@@ -227,14 +243,13 @@ def test_dask_workers_on_postgres_survive_a_sigkilled_worker_and_match_the_seria
     dask_s = time.monotonic() - start
     assert proc.returncode == 0, err[-3000:]
     stale = _check_budgets(dask_url, cells=24, budget=budget)
-    # The trial the killed worker was running, if the kill landed inside one (digits trials
-    # are short, so it can land between two trials of that worker's cell).
-    assert len(stale) <= 1
+    assert [t.number for t in stale] == [1]  # the hanging trial, failed and replaced
 
     start = time.monotonic()
     serial = subprocess.run([*CLI, "run", str(suite), "-o", str(tmp_path / "serial"),
                              "--storage", serial_url, "--no-report"],
-                            capture_output=True, text=True, timeout=900, check=False)
+                            capture_output=True, text=True, timeout=900, check=False,
+                            env=CHILD_ENV)
     serial_s = time.monotonic() - start
     assert serial.returncode == 0, serial.stderr[-3000:]
     assert _check_budgets(serial_url, cells=24, budget=budget) == []
@@ -251,9 +266,9 @@ def test_dask_workers_on_postgres_survive_a_sigkilled_worker_and_match_the_seria
         for t in trials:
             if t.state == TrialState.COMPLETE and cut is not None and t.number < cut:
                 assert got[(name, t.number)] == want[(name, t.number)], (name, t.number)
-    assert len(resumed) <= 1, resumed  # only the killed worker's cell may differ
+    assert len(resumed) == 1, resumed  # only the killed worker's cell differs
     untouched = [n for n in by_study if n not in resumed]
-    assert len(untouched) >= 23
+    assert len(untouched) == 23
     print(f"\n24 cells x {budget} trials, 2 dask workers on PostgreSQL, one worker SIGKILLed "
           f"after {killed_at} trials: {dask_s:.1f}s, {len(stale)} stale trial(s) failed and "
           f"replaced, {len(untouched)} cells identical to the serial run ({serial_s:.1f}s)")
