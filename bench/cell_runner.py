@@ -22,6 +22,7 @@ from bench.errors import BenchError
 from bench.machine import machine_info, versions
 from bench.objective import Outcome
 from bench.objectives import Objective, build_objective
+from bench.schema import FAIL_REASON
 from bench.storage import (
     copy_finished_study,
     delete_stored_study,
@@ -33,7 +34,6 @@ from bench.storage import (
 )
 from strategies.registry import build_pruner, build_sampler, keeps_seed_on_resume
 
-FAIL_REASON = "fail_reason"
 TRIAL_ATTR = "samplerbench"  # per-trial measurements, one JSON object
 STALE = "stale: left RUNNING by a stopped process"
 NON_FINITE = "non-finite value"

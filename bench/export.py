@@ -16,6 +16,7 @@ from optuna.storages import BaseStorage
 
 from bench.errors import BenchError
 from bench.schema import (
+    FAIL_REASON,
     PARAM_PREFIX,
     SCHEMA_VERSION,
     STEPS_COLUMNS,
@@ -69,7 +70,9 @@ def study_rows(storage: BaseStorage, study: optuna.study.FrozenStudy, sampler: s
             value = t.intermediate_values[max(t.intermediate_values)]
         row = {
             "schema_version": SCHEMA_VERSION, **labels, "sampler": sampler,
-            "trial": t.number, "state": t.state.name, "value": _finite_or_nan(value),
+            "trial": t.number, "state": t.state.name,
+            "fail_reason": str(t.user_attrs.get(FAIL_REASON, "")),
+            "value": _finite_or_nan(value),
             "datetime_start": start, "datetime_complete": end, "duration_s": duration,
             "objective_s": _finite_or_nan(a.get("objective_s")),
             "sampler_s": _finite_or_nan(a.get("sampler_s")),

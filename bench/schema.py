@@ -20,6 +20,7 @@ RUN_FILE = "run.json"
 TRIALS_FILE = "trials.parquet"
 STEPS_FILE = "steps.parquet"
 PARAM_PREFIX = "param_"
+FAIL_REASON = "fail_reason"  # trial user attribute (and trials column) saying why it failed
 
 # One row per trial. Parameters follow as `param_<name>` columns.
 TRIALS_COLUMNS: dict[str, str] = {
@@ -36,6 +37,7 @@ TRIALS_COLUMNS: dict[str, str] = {
     "device": "string",
     "trial": "int64",  # Optuna trial number within the cell
     "state": "string",  # COMPLETE, PRUNED or FAIL
+    "fail_reason": "string",  # why a FAIL trial failed (stale, non-finite, error: ...), else ""
     "value": "float64",  # validation accuracy (last reported one when pruned)
     "datetime_start": "datetime64[ns]",
     "datetime_complete": "datetime64[ns]",

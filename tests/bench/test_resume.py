@@ -129,6 +129,7 @@ def test_stale_running_trial_becomes_fail_with_reason(tmp_path: Path,
     assert code == 0, err
     trials = _trials(out)
     assert trials["state"].tolist() == ["COMPLETE", "COMPLETE", "FAIL", "COMPLETE", "COMPLETE"]
+    assert trials["fail_reason"].tolist() == ["", "", STALE, "", ""]
     stale = study.trials[orphan.number]
     assert stale.state == TrialState.FAIL
     assert stale.user_attrs[FAIL_REASON] == STALE
@@ -257,6 +258,7 @@ def test_ten_sigkills_then_a_full_run_keep_every_trial_exactly_once(tmp_path: Pa
         assert final[key] == record
     failed = trials[trials["state"] == "FAIL"]
     assert set(zip(failed["cell"], failed["trial"], strict=True)) == stale
+    assert (failed["fail_reason"] == STALE).all()
     storage = _journal(out)
     for s in storage.get_all_studies():
         for t in storage.get_all_trials(s._study_id, deepcopy=False):

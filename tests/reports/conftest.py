@@ -73,7 +73,8 @@ def complete_trials(rows: pd.DataFrame, schema_version: int = SCHEMA_VERSION) ->
     df = rows.copy()
     n = len(df)
     defaults: dict[str, Any] = {
-        "suite": "synthetic", "objective": "mnist", "dataset": "mnist", "space": "seed",
+        "suite": "synthetic", "fail_reason": "", "objective": "mnist", "dataset": "mnist",
+        "space": "seed",
         "device": "cpu", "duration_s": 1.0, "sampler_s": 0.01,
         "epochs_completed": float(EPOCHS), "time_simulated": False,
         "param_learning_rate": 1e-3, "param_hidden_size": 128}
