@@ -19,10 +19,16 @@ from optuna.trial import TrialState
 
 from bench.cells import Cell, first_difference, value_at
 from bench.errors import BenchError
+from bench.fail_reasons import (
+    FAIL_REASON,
+    INTERRUPTED,
+    NON_FINITE,
+    STALE,
+    counts_toward_budget,
+)
 from bench.machine import machine_info, versions
 from bench.objective import Outcome
 from bench.objectives import Objective, build_objective
-from bench.schema import FAIL_REASON
 from bench.storage import (
     copy_finished_study,
     delete_stored_study,
@@ -32,12 +38,15 @@ from bench.storage import (
     stored_study_attrs,
     trial_heartbeat,
 )
-from strategies.registry import build_pruner, build_sampler, keeps_seed_on_resume
+from strategies.registry import (
+    AskTellGridSampler,
+    build_pruner,
+    build_sampler,
+    held_grid_points,
+    keeps_seed_on_resume,
+)
 
 TRIAL_ATTR = "samplerbench"  # per-trial measurements, one JSON object
-STALE = "stale: left RUNNING by a stopped process"
-NON_FINITE = "non-finite value"
-INTERRUPTED = "interrupted"
 CONSTANT_LIAR = ("tpe", "tpe-multivariate")  # samplers that take constant_liar
 
 
@@ -76,19 +85,15 @@ class CellResult:
 
 
 def grid_exhausted(study: optuna.Study, done: int) -> bool:
-    """True when a grid sampler has visited every point (cheap until `done` reaches the grid's
-    size: Optuna's own check costs grid size x trials)."""
+    """True when a grid sampler has a counted trial at every point (cheap until `done` reaches
+    the grid's size). Optuna's `is_exhausted` also counts failed trials, whose points the
+    harness's grid sampler visits again."""
     sampler = study.sampler
     if not isinstance(sampler, GridSampler) or done < len(sampler._all_grids):
         return False
-    return sampler.is_exhausted(study)
-
-
-def counts_toward_budget(trial: optuna.trial.FrozenTrial) -> bool:
-    """Finished trials count; failures count only when the objective itself was non-finite."""
-    if trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
-        return True
-    return trial.state == TrialState.FAIL and trial.user_attrs.get(FAIL_REASON) == NON_FINITE
+    if not isinstance(sampler, AskTellGridSampler):
+        return sampler.is_exhausted(study)
+    return len(held_grid_points(study, running=False)) >= len(sampler._all_grids)
 
 
 def sampler_seed(cell_seed: int, trials_before: int) -> int:
@@ -417,11 +422,13 @@ def _grid_points_taken(study: optuna.Study) -> bool:
     sampler = study.sampler
     if not isinstance(sampler, GridSampler):
         return False
-    size = len(sampler._all_grids)
-    taken = {t.system_attrs.get("grid_id")
-             for t in study._storage.get_all_trials(study._study_id, deepcopy=False)
-             if t.state == TrialState.RUNNING or t.state.is_finished()}
-    return len(taken & set(range(size))) == size
+    if isinstance(sampler, AskTellGridSampler):
+        held = held_grid_points(study, running=True)
+    else:  # Optuna's own grid sampler never hands a failed trial's point out again
+        held = {t.system_attrs.get("grid_id")
+                for t in study._storage.get_all_trials(study._study_id, deepcopy=False)
+                if t.state == TrialState.RUNNING or t.state.is_finished()}
+    return len(held & set(range(len(sampler._all_grids)))) == len(sampler._all_grids)
 
 
 def _best(study: optuna.Study) -> float | None:

@@ -15,8 +15,8 @@ import pandas as pd
 from optuna.storages import BaseStorage
 
 from bench.errors import BenchError
+from bench.fail_reasons import FAIL_REASON
 from bench.schema import (
-    FAIL_REASON,
     PARAM_PREFIX,
     SCHEMA_VERSION,
     STEPS_COLUMNS,

@@ -20,7 +20,6 @@ RUN_FILE = "run.json"
 TRIALS_FILE = "trials.parquet"
 STEPS_FILE = "steps.parquet"
 PARAM_PREFIX = "param_"
-FAIL_REASON = "fail_reason"  # trial user attribute (and trials column) saying why it failed
 
 # One row per trial. Parameters follow as `param_<name>` columns.
 TRIALS_COLUMNS: dict[str, str] = {

@@ -23,9 +23,13 @@ from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 
-from bench.cell_runner import FAIL_REASON, STALE
+from bench.cell_runner import FAIL_REASON, STALE, sampler_seed
+from bench.cells import suite_cells
 from bench.schema import TRIALS_FILE
+from bench.spaces import SEED_SPACE
 from bench.storage import JOURNAL_FILE
+from bench.suite import load_suite
+from strategies.registry import build_sampler
 
 SAMPLERBENCH = Path(sys.executable).with_name("samplerbench")
 
@@ -133,6 +137,30 @@ def test_stale_running_trial_becomes_fail_with_reason(tmp_path: Path,
     stale = study.trials[orphan.number]
     assert stale.state == TrialState.FAIL
     assert stale.user_attrs[FAIL_REASON] == STALE
+
+
+def test_a_grid_cell_visits_a_stale_trials_point_again(tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """Optuna gives trial k the k-th grid point, so a killed trial's point would be skipped;
+    the resumed cell must evaluate the same points as a run that was never killed."""
+    out, clean = tmp_path / "out", tmp_path / "clean"
+    assert cli(capsys, "run", write_suite(tmp_path / "a.toml", trials=2, strategies=["grid"]),
+               "-o", out, "--no-report")[0] == 0
+    storage = _journal(out)
+    (summary,) = storage.get_all_studies()
+    (cell,) = suite_cells(load_suite(str(tmp_path / "a.toml")))
+    grid = build_sampler("grid", sampler_seed(cell.seed, 0), SEED_SPACE)
+    study = optuna.load_study(study_name=summary.study_name, storage=storage, sampler=grid)
+    orphan = study.ask()  # the grid sampler gave it point 2; then its process was killed
+    assert storage.get_trial(orphan._trial_id).system_attrs["grid_id"] == 2
+    full = write_suite(tmp_path / "b.toml", trials=4, strategies=["grid"])
+    assert cli(capsys, "run", full, "-o", out, "--no-report")[0] == 0
+    assert cli(capsys, "run", full, "-o", clean, "--no-report")[0] == 0
+    resumed, fresh = _trials(out), _trials(clean)
+    assert resumed["state"].tolist() == ["COMPLETE", "COMPLETE", "FAIL", "COMPLETE", "COMPLETE"]
+    params = ["param_learning_rate", "param_hidden_size"]
+    counted = resumed[resumed["state"] != "FAIL"]
+    assert counted[params].values.tolist() == fresh[params].values.tolist()
 
 
 def test_spec_is_the_last_label_written(tmp_path: Path,

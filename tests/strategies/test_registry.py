@@ -12,9 +12,10 @@ import pytest
 import torch
 from optuna.trial import TrialState
 
-from bench.cell_runner import TRIAL_ATTR, CellResult, CellTask, run_cell
+from bench.cell_runner import TRIAL_ATTR, CellResult, CellTask, grid_exhausted, run_cell
 from bench.cells import Cell
 from bench.errors import BenchError
+from bench.fail_reasons import FAIL_REASON, STALE
 from bench.objective import ObjectiveSpec
 from bench.spaces import (
     CategoricalParam,
@@ -164,6 +165,22 @@ def test_grid_shuffle_follows_the_seed() -> None:
     assert _grid_order(1) != _grid_order(2)
     assert _grid_order(0) != _grid_order(3)
     assert len(set(_grid_order(2, trials=70))) == 70  # every point once
+
+
+def test_grid_hands_a_stale_trials_point_out_again_and_runs_out_when_every_point_counts(
+        ) -> None:
+    study = optuna.create_study(sampler=build_sampler("grid", 0, SEED_SPACE, {"points": 1}))
+    killed = study.ask()  # its process was killed: the next session fails it as stale
+    lost = SEED_SPACE.suggest(killed)["hidden_size"]
+    study._storage.set_trial_user_attr(killed._trial_id, FAIL_REASON, STALE)
+    study.tell(killed, state=TrialState.FAIL)
+    counted: list[int] = []
+    while not grid_exhausted(study, len(counted)) and len(counted) < 8:
+        trial = study.ask()
+        counted.append(SEED_SPACE.suggest(trial)["hidden_size"])
+        study.tell(trial, 0.0)
+    assert counted[0] == lost
+    assert sorted(counted) == list(range(64, 257, 32))  # all 7 points, each once
 
 
 def test_grid_that_runs_out_records_it_and_stops(tmp_path: Path) -> None:
