@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 from bench.cli_options import add_results
-from reports.writer import LOG, write_report
+from reports.text import LOG
+from reports.writer import write_report
 
 HELP = "compare strategies and pruners of a results folder: tables, figures, tests, report"
 

@@ -15,7 +15,7 @@ import pytest
 from bench.cli import main
 from bench.schema import RUN_FILE, TRIALS_FILE, read_table
 from reports.summaries import summarize_report
-from reports.writer import describe
+from reports.text import describe
 
 FIGURES = ("best_vs_trial", "best_vs_time", "best_vs_epochs", "final_best", "average_rank",
            "trial_time", "pruning")
