@@ -12,6 +12,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
@@ -22,6 +23,7 @@ from reports.styles import device_colour, pair_label, pruner_linestyle, sampler_
 from reports.summaries import ReportSummaries
 
 ACCURACY = "validation accuracy (%)"
+JITTER_SEED = 0  # horizontal jitter of the per-seed points in the final-best figure
 AXIS_LABELS: dict[str, str] = {
     "k": "Trial number",
     "elapsed_s": "Wall-clock time (s, cumulative trial durations)",
@@ -126,8 +128,11 @@ def plot_final_best(cells: pd.DataFrame, ax: Axes | None = None) -> Axes:
         sns.boxplot(data=data, x="label", y="final_best", hue="strategy", palette=palette,
                     saturation=1, dodge=False, showfliers=False, legend=False, ax=ax,
                     boxprops={"alpha": 0.6})
-    sns.stripplot(data=data, x="label", y="final_best", color="black", size=3, jitter=0.15,
-                  legend=False, ax=ax)
+    # seaborn's stripplot jitters with numpy's global RNG; a seeded one keeps figures repeatable
+    position = {label: i for i, label in enumerate(data["label"].unique())}
+    jitter = np.random.default_rng(JITTER_SEED).uniform(-0.15, 0.15, len(data))
+    ax.scatter(data["label"].map(position).to_numpy() + jitter, data["final_best"], s=9,
+               color="black", zorder=3)
     ax.set_xlabel("Sampler / pruner")
     ax.set_ylabel(f"Final best {ACCURACY}")
     ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))

@@ -99,6 +99,19 @@ def test_final_best_boxes_and_points(figs: dict[str, Figure]) -> None:
     assert ax.get_xlabel() == "Sampler / pruner" and "5 seeds" in ax.get_title()
 
 
+def test_final_best_points_are_the_same_in_every_drawing(summaries: ReportSummaries) -> None:
+    def points() -> np.ndarray:
+        ax = figures.plot_final_best(summaries.cells)
+        return np.concatenate([np.asarray(c.get_offsets()) for c in ax.collections])
+
+    np.random.random(7)  # numpy's global RNG moves between the drawings
+    first = points()
+    np.random.random(3)
+    assert np.array_equal(first, points())
+    spread = first[:, 0] - np.rint(first[:, 0])
+    assert 0 < np.abs(spread).max() <= 0.15  # jittered around each box
+
+
 def test_average_rank(figs: dict[str, Figure]) -> None:
     (ax,) = figs["average_rank"].axes
     lines = pair_lines(ax)
