@@ -103,8 +103,11 @@ def _legend_outside(ax: Axes) -> None:
 
 
 def _labelled(df: pd.DataFrame, n: pd.Series) -> pd.DataFrame:
+    """Tick labels "sampler /, pruner [device], (n=seeds)" on three lines, so that nine or
+    more pairs fit side by side."""
     multi = df["device"].nunique() > 1
-    labels = [f"{pair_label(s, p)}{f' [{d}]' if multi else ''}\n(n={n[(s, p, d)]})"
+    labels = [f"{pair_label(s, p).replace(' / ', ' /' + chr(10))}"
+              f"{f' [{d}]' if multi else ''}\n(n={n[(s, p, d)]})"
               for s, p, d in zip(df["strategy"], df["pruner"], df["device"], strict=True)]
     return df.assign(label=labels)
 
