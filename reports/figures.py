@@ -95,7 +95,47 @@ def plot_best_so_far(summary: pd.DataFrame, ax: Axes | None = None, *, axis: str
     device = ", ".join(summary["device"].unique().astype(str))
     ax.set_title(f"{device}: median and IQR over {seed_text(counts)}")
     _legend_outside(ax)
+    inset = _zoom_inset(ax, summary, axis)
+    if inset is not None and target is not None:
+        inset.axhline(target, color="0.4", linestyle=":", linewidth=1)
     return ax
+
+
+ZOOM_FROM = 0.2  # the inset shows the x range after this share of it
+ZOOM_MAX_SPAN = 0.5  # drawn only when its y range is at most this share of the main one
+
+
+def _zoom_inset(ax: Axes, summary: pd.DataFrame, axis: str) -> Axes | None:
+    """Redraw the curves after the first `ZOOM_FROM` of the x range in an inset (lower right)
+    with the y axis fitted to their bands there, where the first trials' steep rise would
+    otherwise squeeze the end-game differences into a few pixels. None when not worth it."""
+    if summary.empty:
+        return None
+    lo, hi = float(summary["x"].min()), float(summary["x"].max())
+    x0 = lo + ZOOM_FROM * (hi - lo)
+    tail = summary[summary["x"] >= x0]
+    if tail.empty or hi <= lo:
+        return None
+    y0, y1 = float(tail["q25"].min()), float(tail["q75"].max())
+    main_lo, main_hi = ax.get_ylim()
+    if not y1 > y0 or (y1 - y0) > ZOOM_MAX_SPAN * (main_hi - main_lo):
+        return None
+    inset = ax.inset_axes((0.42, 0.07, 0.55, 0.5))
+    for strategy, pruner, sub in _pairs(summary):
+        colour = sampler_colour(strategy)
+        inset.plot(sub["x"], sub["median"], color=colour, linestyle=pruner_linestyle(pruner),
+                   drawstyle="steps-post")
+        inset.fill_between(sub["x"], sub["q25"], sub["q75"], color=colour, alpha=0.15,
+                           step="post", linewidth=0)
+    pad = 0.05 * (y1 - y0)
+    inset.set_xlim(x0, hi)
+    inset.set_ylim(y0 - pad, y1 + pad)
+    inset.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
+    if axis == "k":
+        inset.xaxis.set_major_locator(MaxNLocator(integer=True))
+    inset.tick_params(labelsize="x-small")
+    inset.set_title("zoom", fontsize="x-small", loc="left")
+    return inset
 
 
 def _legend_outside(ax: Axes) -> None:

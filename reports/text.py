@@ -18,7 +18,9 @@ from reports.summaries import ReportSummaries
 LOG = logging.getLogger("samplerbench.report")
 CAPTIONS: dict[str, str] = {
     "best_vs_trial": "Best-so-far validation accuracy by trial number (colour: sampler; "
-                     "line style: pruner; line: median over seeds; band: IQR).",
+                     "line style: pruner; line: median over seeds; band: IQR). In this and "
+                     "the next two figures, an inset zooms on the last four fifths of the x "
+                     "axis when the first trials' rise would squeeze the curves together.",
     "best_vs_time": "Best-so-far validation accuracy by wall-clock time: each seed's curve "
                     "carried forward onto a common time grid, then median and IQR.",
     "best_vs_epochs": "Best-so-far validation accuracy by epochs consumed (carried forward).",

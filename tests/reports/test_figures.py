@@ -77,6 +77,30 @@ def test_best_so_far_figures(figs: dict[str, Figure], name: str, xlabel: str) ->
         assert y.is_monotonic_increasing and y.between(0, 1).all()
 
 
+def _steep_then_flat(strategy: str, rise: float) -> pd.DataFrame:
+    """A curve summary that jumps from 85% to about 97% at trial 2, then creeps up."""
+    x = np.arange(1, 51, dtype=float)
+    median = np.where(x < 2, 0.85, 0.969 + rise * x / 50)
+    return pd.DataFrame({"strategy": strategy, "pruner": "none", "device": "cpu", "x": x,
+                         "median": median, "q25": median - 0.001, "q75": median + 0.001,
+                         "n_seeds": 5})
+
+
+def test_an_inset_zooms_on_the_curves_after_their_first_rise(
+        figs: dict[str, Figure]) -> None:
+    summary = pd.concat([_steep_then_flat("random", 0.001), _steep_then_flat("tpe", 0.003)])
+    ax = figures.plot_best_so_far(summary, target=0.97)
+    (inset,) = ax.child_axes
+    lo, hi = inset.get_ylim()
+    assert 0.967 < lo < 0.969 and 0.972 < hi < 0.974  # the bands after trial 10.8, padded
+    assert inset.get_xlim() == pytest.approx((1 + 0.2 * 49, 50))
+    assert len([ln for ln in inset.get_lines() if ln.get_drawstyle() == "steps-post"]) == 2
+    main_lo, main_hi = ax.get_ylim()
+    assert main_lo < 0.85 < 0.97 < main_hi  # the main axes still show every value
+    # Curves that spread over the whole range (the golden fixture) need no inset.
+    assert not figs["best_vs_trial"].axes[0].child_axes
+
+
 def test_best_vs_trial_draws_the_summary_medians(figs: dict[str, Figure],
                                                  summaries: ReportSummaries) -> None:
     (ax,) = figs["best_vs_trial"].axes
