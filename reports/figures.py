@@ -105,6 +105,24 @@ ZOOM_FROM = 0.2  # the inset shows the x range after this share of it
 ZOOM_MAX_SPAN = 0.5  # drawn only when its y range is at most this share of the main one
 
 
+INSET_BOX = (0.42, 0.07, 0.55, 0.5)  # left, bottom, width, height in axes fractions
+
+
+def _covers_data(ax: Axes, summary: pd.DataFrame, box: tuple[float, ...]) -> bool:
+    """True when a band (a step that lasts until the next x) lies under the box's top edge
+    anywhere in its horizontal span, so that the box would hide it."""
+    (xl, xr), (yb, yt) = ax.get_xlim(), ax.get_ylim()
+    left = xl + box[0] * (xr - xl)
+    top = yb + (box[1] + box[3]) * (yt - yb)
+    for _, _, sub in _pairs(summary):
+        sub = sub.sort_values("x")
+        before = sub[sub["x"] < left].tail(1)  # its step reaches into the box
+        shown = pd.concat([before, sub[sub["x"] >= left]])
+        if len(shown) and float(shown["q25"].min()) < top:
+            return True
+    return False
+
+
 def _zoom_inset(ax: Axes, summary: pd.DataFrame, axis: str) -> Axes | None:
     """Redraw the curves after the first `ZOOM_FROM` of the x range in an inset (lower right)
     with the y axis fitted to their bands there, where the first trials' steep rise would
@@ -120,7 +138,9 @@ def _zoom_inset(ax: Axes, summary: pd.DataFrame, axis: str) -> Axes | None:
     main_lo, main_hi = ax.get_ylim()
     if not y1 > y0 or (y1 - y0) > ZOOM_MAX_SPAN * (main_hi - main_lo):
         return None
-    inset = ax.inset_axes((0.42, 0.07, 0.55, 0.5))
+    if _covers_data(ax, summary, INSET_BOX):
+        return None
+    inset = ax.inset_axes(INSET_BOX)
     for strategy, pruner, sub in _pairs(summary):
         colour = sampler_colour(strategy)
         inset.plot(sub["x"], sub["median"], color=colour, linestyle=pruner_linestyle(pruner),

@@ -99,6 +99,12 @@ def test_an_inset_zooms_on_the_curves_after_their_first_rise(
     assert main_lo < 0.85 < 0.97 < main_hi  # the main axes still show every value
     # Curves that spread over the whole range (the golden fixture) need no inset.
     assert not figs["best_vs_trial"].axes[0].child_axes
+    # Nor is one drawn where it would hide a curve: here the late curve sits low on the axes
+    # (an early seed's wide band stretched them upwards).
+    low = _steep_then_flat("random", 0.001).assign(median=lambda d: d["median"] - 0.1)
+    low.loc[0, "q75"] = 0.99
+    low = low.assign(q25=lambda d: d["median"] - 0.001)
+    assert not figures.plot_best_so_far(low).child_axes
 
 
 def test_best_vs_trial_draws_the_summary_medians(figs: dict[str, Figure],
