@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import optuna
-from optuna.samplers import GridSampler
 from optuna.trial import TrialState
 
 from bench.cells import Cell, first_difference, value_at
@@ -42,7 +41,6 @@ from strategies.registry import (
     AskTellGridSampler,
     build_pruner,
     build_sampler,
-    held_grid_points,
     keeps_seed_on_resume,
 )
 
@@ -85,15 +83,12 @@ class CellResult:
 
 
 def grid_exhausted(study: optuna.Study, done: int) -> bool:
-    """True when a grid sampler has a counted trial at every point (cheap until `done` reaches
-    the grid's size). Optuna's `is_exhausted` also counts failed trials, whose points the
-    harness's grid sampler visits again."""
+    """True when the cell's grid has a counted trial at every point (looked at only once
+    `done` reaches the grid's size). Optuna's own `GridSampler` cannot run out here: its
+    `after_trial` raises outside `study.optimize`."""
     sampler = study.sampler
-    if not isinstance(sampler, GridSampler) or done < len(sampler._all_grids):
-        return False
-    if not isinstance(sampler, AskTellGridSampler):
-        return sampler.is_exhausted(study)
-    return len(held_grid_points(study, running=False)) >= len(sampler._all_grids)
+    return (isinstance(sampler, AskTellGridSampler) and done >= sampler.size and
+            len(sampler.held_points(study, running=False)) == sampler.size)
 
 
 def sampler_seed(cell_seed: int, trials_before: int) -> int:
@@ -414,21 +409,14 @@ def run_batched_trials(study: optuna.Study, objective: Objective, cell: Cell, do
 
 
 def _grid_points_taken(study: optuna.Study) -> bool:
-    """True when every point of a grid sampler has a trial, finished or running.
+    """True when every point of the cell's grid is held by a running or counted trial.
 
     Optuna's `is_exhausted` waits for the running ones, and meanwhile hands their points out
     again; parallel trials must stop asking as soon as no point is left.
     """
     sampler = study.sampler
-    if not isinstance(sampler, GridSampler):
-        return False
-    if isinstance(sampler, AskTellGridSampler):
-        held = held_grid_points(study, running=True)
-    else:  # Optuna's own grid sampler never hands a failed trial's point out again
-        held = {t.system_attrs.get("grid_id")
-                for t in study._storage.get_all_trials(study._study_id, deepcopy=False)
-                if t.state == TrialState.RUNNING or t.state.is_finished()}
-    return len(held & set(range(len(sampler._all_grids)))) == len(sampler._all_grids)
+    return (isinstance(sampler, AskTellGridSampler) and
+            len(sampler.held_points(study, running=True)) == sampler.size)
 
 
 def _best(study: optuna.Study) -> float | None:

@@ -225,14 +225,14 @@ def copy_finished_study(study: optuna.Study, storage: BaseStorage,
     """
     final = dict(final_attrs or {})
     extra = trial_attrs or {}
-    trials = study.get_trials(deepcopy=False)
+    trials = [_with_user_attrs(t, extra.get(t.number)) for t in study.get_trials(deepcopy=False)]
     journal = _journal_file(storage)
-    if journal is None:  # as optuna.copy_study, plus `extra`
+    if journal is None:  # as optuna.copy_study, with the trials' added attributes
         target = optuna.create_study(study_name=study.study_name, storage=storage,
                                      directions=study.directions)
         for key, value in study.user_attrs.items():
             target.set_user_attr(key, value)
-        target.add_trials([_with_user_attrs(t, extra.get(t.number)) for t in trials])
+        target.add_trials(trials)
         for key, value in final.items():
             target.set_user_attr(key, value)
         return
@@ -253,7 +253,7 @@ def copy_finished_study(study: optuna.Study, storage: BaseStorage,
                  "study_name": name, "directions": [int(d) for d in study.directions]}]
         logs += [attr_log(k, v) for k, v in study.user_attrs.items()]
         logs += [{"op_code": JournalOperation.CREATE_TRIAL, "worker_id": worker_id,
-                  **_trial_log(sid, t, extra.get(t.number))} for t in trials]
+                  **_trial_log(sid, t)} for t in trials]
         return logs + [attr_log(k, v) for k, v in final.items()]
 
     journal.append_indexed(records_for)
@@ -275,8 +275,7 @@ def _with_user_attrs(trial: optuna.trial.FrozenTrial,
     return out
 
 
-def _trial_log(study_id: int, t: optuna.trial.FrozenTrial,
-               attrs: dict[str, Any] | None = None) -> dict[str, Any]:
+def _trial_log(study_id: int, t: optuna.trial.FrozenTrial) -> dict[str, Any]:
     def iso(d: dt.datetime | None) -> str | None:
         return None if d is None else d.astimezone(dt.UTC).isoformat(timespec="microseconds")
 
@@ -285,8 +284,7 @@ def _trial_log(study_id: int, t: optuna.trial.FrozenTrial,
         "datetime_start": iso(t.datetime_start),
         "distributions": {k: _distribution_json(d) for k, d in t.distributions.items()},
         "params": {k: t.distributions[k].to_internal_repr(v) for k, v in t.params.items()},
-        "user_attrs": {**t.user_attrs, **attrs} if attrs else t.user_attrs,
-        "system_attrs": t.system_attrs,
+        "user_attrs": t.user_attrs, "system_attrs": t.system_attrs,
         "intermediate_values": t.intermediate_values,
     }
     if t.datetime_complete is not None:

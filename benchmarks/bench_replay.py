@@ -60,8 +60,7 @@ def instrument_optuna() -> None:
     """Accumulate the time spent inside Optuna's public per-trial calls into OPTUNA_S."""
     for cls, names in ((optuna.Study, ("ask", "tell")),
                        (optuna.Trial, ("suggest_float", "suggest_int", "suggest_categorical",
-                                       "report", "should_prune")),
-                       (optuna.samplers.GridSampler, ("is_exhausted",))):
+                                       "report", "should_prune"))):
         for name in names:
             setattr(cls, name, _timed(getattr(cls, name)))
 

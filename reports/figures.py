@@ -77,28 +77,35 @@ def plot_best_so_far(summary: pd.DataFrame, ax: Axes | None = None, *, axis: str
         The axes; one line labelled "strategy / pruner (n=seeds)" per pair.
     """
     ax = _axes(ax)
-    for strategy, pruner, sub in _pairs(summary):
-        colour = sampler_colour(strategy)
-        n = int(sub["n_seeds"].iloc[0])
-        ax.plot(sub["x"], sub["median"], color=colour, linestyle=pruner_linestyle(pruner),
-                drawstyle="steps-post", label=f"{pair_label(strategy, pruner)} (n={n})")
-        ax.fill_between(sub["x"], sub["q25"], sub["q75"], color=colour, alpha=0.15,
-                        step="post", linewidth=0)
-    if target is not None:
-        ax.axhline(target, color="0.4", linestyle=":", linewidth=1, label=f"target {target:.1%}")
+    _draw_curves(ax, summary, axis, target, labelled=True)
     ax.set_xlabel(AXIS_LABELS[axis])
     ax.set_ylabel(f"Best-so-far {ACCURACY}")
-    ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
-    if axis == "k":
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     counts = summary.groupby(["strategy", "pruner"], observed=True)["n_seeds"].first()
     device = ", ".join(summary["device"].unique().astype(str))
     ax.set_title(f"{device}: median and IQR over {seed_text(counts)}")
     _legend_outside(ax)
-    inset = _zoom_inset(ax, summary, axis)
-    if inset is not None and target is not None:
-        inset.axhline(target, color="0.4", linestyle=":", linewidth=1)
+    _zoom_inset(ax, summary, axis, target)
     return ax
+
+
+def _draw_curves(ax: Axes, summary: pd.DataFrame, axis: str, target: float | None,
+                 labelled: bool) -> None:
+    """Each pair's median line and IQR band, the target line, and the axes' tick formats;
+    legend labels only when `labelled`."""
+    for strategy, pruner, sub in _pairs(summary):
+        colour = sampler_colour(strategy)
+        n = int(sub["n_seeds"].iloc[0])
+        ax.plot(sub["x"], sub["median"], color=colour, linestyle=pruner_linestyle(pruner),
+                drawstyle="steps-post",
+                label=f"{pair_label(strategy, pruner)} (n={n})" if labelled else None)
+        ax.fill_between(sub["x"], sub["q25"], sub["q75"], color=colour, alpha=0.15,
+                        step="post", linewidth=0)
+    if target is not None:
+        ax.axhline(target, color="0.4", linestyle=":", linewidth=1,
+                   label=f"target {target:.1%}" if labelled else None)
+    ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
+    if axis == "k":
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 ZOOM_FROM = 0.2  # the inset shows the x range after this share of it
@@ -123,39 +130,31 @@ def _covers_data(ax: Axes, summary: pd.DataFrame, box: tuple[float, ...]) -> boo
     return False
 
 
-def _zoom_inset(ax: Axes, summary: pd.DataFrame, axis: str) -> Axes | None:
+def _zoom_inset(ax: Axes, summary: pd.DataFrame, axis: str,
+                target: float | None) -> None:
     """Redraw the curves after the first `ZOOM_FROM` of the x range in an inset (lower right)
     with the y axis fitted to their bands there, where the first trials' steep rise would
-    otherwise squeeze the end-game differences into a few pixels. None when not worth it."""
+    otherwise squeeze the end-game differences into a few pixels; nothing when not worth it."""
     if summary.empty:
-        return None
+        return
     lo, hi = float(summary["x"].min()), float(summary["x"].max())
     x0 = lo + ZOOM_FROM * (hi - lo)
     tail = summary[summary["x"] >= x0]
     if tail.empty or hi <= lo:
-        return None
+        return
     y0, y1 = float(tail["q25"].min()), float(tail["q75"].max())
     main_lo, main_hi = ax.get_ylim()
     if not y1 > y0 or (y1 - y0) > ZOOM_MAX_SPAN * (main_hi - main_lo):
-        return None
+        return
     if _covers_data(ax, summary, INSET_BOX):
-        return None
+        return
     inset = ax.inset_axes(INSET_BOX)
-    for strategy, pruner, sub in _pairs(summary):
-        colour = sampler_colour(strategy)
-        inset.plot(sub["x"], sub["median"], color=colour, linestyle=pruner_linestyle(pruner),
-                   drawstyle="steps-post")
-        inset.fill_between(sub["x"], sub["q25"], sub["q75"], color=colour, alpha=0.15,
-                           step="post", linewidth=0)
+    _draw_curves(inset, summary, axis, target, labelled=False)
     pad = 0.05 * (y1 - y0)
     inset.set_xlim(x0, hi)
     inset.set_ylim(y0 - pad, y1 + pad)
-    inset.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
-    if axis == "k":
-        inset.xaxis.set_major_locator(MaxNLocator(integer=True))
     inset.tick_params(labelsize="x-small")
     inset.set_title("zoom", fontsize="x-small", loc="left")
-    return inset
 
 
 def _legend_outside(ax: Axes) -> None:

@@ -49,31 +49,36 @@ class PrunerEntry:
     build: Callable[..., BasePruner]
 
 
-def held_grid_points(study: optuna.Study, running: bool) -> set[int]:
-    """Grid ids held by trials that count toward the budget (and running ones if `running`)."""
-    return {t.system_attrs["grid_id"]
-            for t in study._storage.get_all_trials(study._study_id, deepcopy=False)
-            if "grid_id" in t.system_attrs and
-            (counts_toward_budget(t) or (running and t.state == TrialState.RUNNING))}
-
-
 class AskTellGridSampler(optuna.samplers.GridSampler):
     """GridSampler that leaves stopping to the caller and retries points whose trial did not
     count.
 
     Optuna's `after_trial` calls `study.stop()` when the grid runs out, which raises outside
-    `study.optimize`; the cell runner checks `is_exhausted` before each ask instead. Optuna
-    gives trial k the k-th point of the shuffled grid, so a trial failed as stale (its process
-    was killed) would skip its point for good; here each new trial takes the first point that
-    no running or counted trial holds, so a resumed cell visits the points a clean run would.
+    `study.optimize`; the cell runner asks `held_points` before each ask instead. Optuna gives
+    trial k the k-th point of the shuffled grid, so a trial failed as stale (its process was
+    killed) would skip its point for good; here each new trial takes the first point that no
+    running or counted trial holds, so a resumed cell visits the points a clean run would.
     """
+
+    @property
+    def size(self) -> int:
+        """How many points the grid has."""
+        return len(self._all_grids)
+
+    def held_points(self, study: optuna.Study, running: bool) -> set[int]:
+        """Grid ids held by trials that count toward the budget (and running ones if
+        `running`)."""
+        return {t.system_attrs["grid_id"]
+                for t in study._storage.get_all_trials(study._study_id, deepcopy=False)
+                if "grid_id" in t.system_attrs and
+                (counts_toward_budget(t) or (running and t.state == TrialState.RUNNING))}
 
     def before_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         """Give the trial the first point not held by a running or counted trial."""
         if "grid_id" in trial.system_attrs or "fixed_params" in trial.system_attrs:
             return
-        held = held_grid_points(study, running=True)
-        free = next((i for i in range(len(self._all_grids)) if i not in held), None)
+        held = self.held_points(study, running=True)
+        free = next((i for i in range(self.size) if i not in held), None)
         if free is None:  # every point taken: Optuna's own rule (re-evaluate one)
             super().before_trial(study, trial)
             return
