@@ -2,7 +2,7 @@
 
 Prints MNIST model-epochs per second (optimizer steps of batch 64, summed over networks,
 divided by the 782 steps of one epoch over MNIST's 50,000 training rows) for the batched
-trainer at each K and for one-at-a-time `bench.training.train`, and the ratio of the two
+trainer at each K and for one-at-a-time `bench.training.loop.train`, and the ratio of the two
 measured in the same repeat (median over repeats). Only training seconds count
 (`TrainResult.train_s`); evaluation runs on a 256-row slice and is excluded.
 
@@ -31,12 +31,13 @@ from functools import partial
 
 import torch
 
-from bench.batched import train_batch
-from bench.datasets import Splits, default_data_root, load_dataset
-from bench.devices import resolve_device
-from bench.errors import BenchError
-from bench.memory import choose_batch_size_k
-from bench.training import NetworkConfig, TrainSettings, train
+from bench.core.errors import BenchError
+from bench.datasets.load import Splits, default_data_root, load_dataset
+from bench.spec.objective import TrainSettings
+from bench.training.batched import train_batch
+from bench.training.devices import resolve_device
+from bench.training.loop import NetworkConfig, train
+from bench.training.memory import choose_batch_size_k
 
 BATCH = 64
 MNIST_STEPS_PER_EPOCH = -(-50_000 // BATCH)

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import optuna
 
-from bench.errors import BenchError
-from bench.run_suite import RunOptions, RunSummary, run_suite
-from bench.suite import load_suite
+from bench.core.errors import BenchError
+from bench.execution.run_suite import RunOptions, RunSummary, run_suite
+from bench.spec.suite import load_suite
 
 
 def harness_split(summary: RunSummary) -> tuple[float, float, float]:

@@ -25,13 +25,14 @@ import optuna
 import torch
 
 from bench import cell_runner
-from bench.cell_runner import CellTask, run_cell
-from bench.cells import Cell
-from bench.export import build_tables
-from bench.objective import ObjectiveSpec
-from bench.storage import open_storage
-from bench.suite import ObjectiveConfig, Strategy
-from bench.table import read_meta, shipped_table_path
+from bench.execution.cell_runner import run_cell
+from bench.execution.task import CellTask
+from bench.objectives.table import read_meta, shipped_table_path
+from bench.results.export import build_tables
+from bench.spec.cells import Cell
+from bench.spec.objective import ObjectiveSpec
+from bench.spec.suite import ObjectiveConfig, Strategy
+from bench.storage.backends import open_storage
 
 OPTUNA_S = [0.0]
 DURABLE_S = [0.0]

@@ -19,9 +19,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from bench.datasets import Splits, default_data_root, load_dataset
-from bench.seed_reference import seed_loop
-from bench.training import NetworkConfig, TrainSettings, train, trial_seed
+from bench.datasets.load import Splits, default_data_root, load_dataset
+from bench.spec.objective import TrainSettings
+from bench.training.loop import NetworkConfig, train, trial_seed
+from bench.training.seed_reference import seed_loop
 
 
 def fast_loop(data: Splits, hidden: int, lr: float, epochs: int, seed: int) -> tuple[

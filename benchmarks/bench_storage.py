@@ -1,6 +1,6 @@
 """Per-trial storage overhead of the journal file, SQLite and PostgreSQL.
 
-Runs the harness's own trial loop (`bench.cell_runner.run_trial`: ask, two suggestions,
+Runs the harness's own trial loop (`bench.execution.trials.run_trial`: ask, two suggestions,
 `reports` intermediate values with the pruner's check, one user attribute, tell) with an
 objective that costs nothing, so the time per trial is the storage's plus Optuna's. The
 same loop on Optuna's in-memory storage is the baseline; overhead = storage - in-memory.
@@ -22,10 +22,10 @@ from typing import Any
 
 import optuna
 
-from bench.cell_runner import run_trial
-from bench.objective import Outcome
-from bench.spaces import SEED_SPACE, ParamValue
-from bench.storage import open_storage
+from bench.core.spaces import SEED_SPACE, ParamValue
+from bench.execution.trials import run_trial
+from bench.objectives.live import Outcome
+from bench.storage.backends import open_storage
 
 ROOT = Path(__file__).resolve().parent.parent
 

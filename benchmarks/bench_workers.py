@@ -18,11 +18,11 @@ from pathlib import Path
 
 import optuna
 
-from bench.cell_runner import CellEvent, CellTask
-from bench.cells import suite_cells
-from bench.executors import make_executor
-from bench.storage import resolve_storage_url
-from bench.suite import Suite, parse_suite
+from bench.execution.executors import make_executor
+from bench.execution.task import CellEvent, CellTask
+from bench.spec.cells import suite_cells
+from bench.spec.suite import Suite, parse_suite
+from bench.storage.urls import resolve_storage_url
 
 
 def suite(seeds: int, trials: int, epochs: int) -> Suite:

@@ -45,13 +45,15 @@ import optuna
 import pandas as pd
 from scipy import stats as scipy_stats
 
-from bench.cell_runner import CellTask, open_cell_study, run_trial, sampler_seed
-from bench.cells import Cell
-from bench.export import build_tables
-from bench.objectives import build_objective
-from bench.suite import Strategy, Suite, load_suite
-from bench.table import load_curves, shipped_table_path
-from reports.gate import GateSettings, compare, regressed, seed_metrics
+from bench.execution.prelude import open_cell_study, sampler_seed
+from bench.execution.task import CellTask
+from bench.execution.trials import run_trial
+from bench.objectives.base import build_objective
+from bench.objectives.table import load_curves, shipped_table_path
+from bench.results.export import build_tables
+from bench.spec.cells import Cell
+from bench.spec.suite import Strategy, Suite, load_suite
+from reports.gate.compare import GateSettings, compare, regressed, seed_metrics
 from strategies.registry import build_pruner, build_sampler
 
 ROOT = Path(__file__).resolve().parent.parent

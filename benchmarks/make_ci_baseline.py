@@ -15,8 +15,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.cli import main as samplerbench
-from bench.commands.ci import default_baseline
+from bench.cli.commands.ci import default_baseline
+from bench.cli.main import main as samplerbench
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,7 +20,7 @@ from optuna.distributions import BaseDistribution
 from optuna.samplers import TPESampler
 from optuna.trial import FrozenTrial
 
-from bench.spaces import SearchSpace
+from bench.core.spaces import SearchSpace
 
 CLIPPED_PARAM = "learning_rate"
 CLIP_LOW = 1e-5

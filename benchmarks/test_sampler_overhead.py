@@ -25,7 +25,7 @@ import optuna
 import pytest
 from optuna.distributions import BaseDistribution, FloatDistribution, IntDistribution
 
-from bench.spaces import SEED_SPACE, FloatParam, IntParam, SearchSpace
+from bench.core.spaces import SEED_SPACE, FloatParam, IntParam, SearchSpace
 from strategies.registry import SAMPLERS, build_sampler
 
 FINISHED = (10, 100, 1000)

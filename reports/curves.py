@@ -33,7 +33,7 @@ def best_so_far(trials: pd.DataFrame) -> pd.DataFrame:
     """Add the per-cell running quantities to a trials table.
 
     Args:
-        trials: The trials table (`bench.schema.TRIALS_COLUMNS`).
+        trials: The trials table (`bench.results.schema.TRIALS_COLUMNS`).
 
     Returns:
         A copy sorted by cell and trial number with added columns: `k` (1-based trial

@@ -286,7 +286,7 @@ def summarize_report(trials: pd.DataFrame, *, target: float, alpha: float,
     """Compute every summary of the report from a trials table.
 
     Args:
-        trials: The trials table (`bench.schema.TRIALS_COLUMNS`).
+        trials: The trials table (`bench.results.schema.TRIALS_COLUMNS`).
         target: Accuracy target in [0, 1].
         alpha: Significance level of the pairwise tests.
         seed: Seed of the bootstrap's random generator.

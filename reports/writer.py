@@ -28,8 +28,8 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
-from bench.errors import BenchError
-from bench.schema import TRIALS_FILE, read_run_info, read_table
+from bench.core.errors import BenchError
+from bench.results.schema import TRIALS_FILE, read_run_info, read_table
 from reports.figures import make_figures
 from reports.render import html_page, markdown
 from reports.summaries import summarize_report

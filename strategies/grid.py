@@ -10,8 +10,8 @@ import math
 
 import numpy as np
 
-from bench.errors import BenchError
-from bench.spaces import CategoricalParam, FloatParam, IntParam, ParamValue, SearchSpace
+from bench.core.errors import BenchError
+from bench.core.spaces import CategoricalParam, FloatParam, IntParam, ParamValue, SearchSpace
 
 MAX_GRID_POINTS = 1000
 DEFAULT_FLOAT_POINTS = 10

@@ -21,9 +21,9 @@ from optuna.pruners import BasePruner
 from optuna.samplers import BaseSampler
 from optuna.trial import TrialState
 
-from bench.errors import BenchError
-from bench.fail_reasons import counts_toward_budget
-from bench.spaces import SearchSpace
+from bench.core.attrs import counts_toward_budget
+from bench.core.errors import BenchError
+from bench.core.spaces import SearchSpace
 from strategies.grid import DEFAULT_FLOAT_POINTS, MAX_GRID_POINTS, derive_grid
 
 

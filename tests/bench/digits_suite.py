@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import torch
 
-from bench.cli import main
+from bench.cli.main import main
 
 # Digits networks are tiny: one thread trains them fastest, and on a busy CPU two thrash.
 ONE_THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}

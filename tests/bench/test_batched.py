@@ -12,12 +12,13 @@ import torch
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from bench import memory
-from bench.batched import _Stack, plan_groups, train_batch
-from bench.datasets import Splits, load_dataset
-from bench.errors import BenchError
-from bench.memory import choose_batch_size_k, network_bytes
-from bench.training import NetworkConfig, ReportPoint, TrainResult, TrainSettings, train
+from bench.core.errors import BenchError
+from bench.datasets.load import Splits, load_dataset
+from bench.spec.objective import TrainSettings
+from bench.training import memory
+from bench.training.batched import _Stack, plan_groups, train_batch
+from bench.training.loop import NetworkConfig, ReportPoint, TrainResult, train
+from bench.training.memory import choose_batch_size_k, network_bytes
 
 CONFIGS = (
     NetworkConfig((64,), 1e-3),
@@ -153,7 +154,7 @@ def test_gradients_and_adam_match_autograd_and_torch_adam(per_network_adam: bool
     for t, idx in enumerate(idxs, start=1):
         stack.step(x, y, idx, t)
     w1, b1, w2, b2 = stack.views(stack.params)
-    from bench.network import build_network
+    from bench.training.network import build_network
 
     for k, (config, seed) in enumerate(zip(configs, (3, 4), strict=True)):
         net = build_network(8, config.hidden_sizes, torch.Generator().manual_seed(seed),
@@ -263,7 +264,7 @@ def test_unsupported_networks_point_to_the_single_trainer(
 ) -> None:
     with pytest.raises(BenchError, match=match) as info:
         train_batch([CONFIGS[0], config], digits, SETTINGS, [1, 2])
-    assert "bench.training.train" in str(info.value)
+    assert "bench.training.loop.train" in str(info.value)
 
 
 def test_seeds_must_match_configs(digits: Splits) -> None:

@@ -12,14 +12,17 @@ import torch
 from digits_suite import one_torch_thread
 from optuna.trial import TrialState
 
-from bench.cell_runner import TRIAL_ATTR, CellTask, counts_toward_budget, run_cell
-from bench.cells import Cell, suite_cells
-from bench.errors import BenchError
-from bench.objective import network_config
-from bench.objectives import build_objective
-from bench.storage import open_storage, resolve_storage_url
-from bench.suite import parse_suite
-from bench.training import ReportPoint, train, trial_seed
+from bench.core.attrs import TRIAL_ATTR, counts_toward_budget
+from bench.core.errors import BenchError
+from bench.execution.cell_runner import run_cell
+from bench.execution.task import CellTask
+from bench.objectives.base import build_objective
+from bench.objectives.live import network_config
+from bench.spec.cells import Cell, suite_cells
+from bench.spec.suite import parse_suite
+from bench.storage.backends import open_storage
+from bench.storage.urls import resolve_storage_url
+from bench.training.loop import ReportPoint, train, trial_seed
 
 ABS = 1e-6  # as tests/bench/test_batched.py: float tolerance between batched and alone
 OBJECTIVE = {"kind": "mnist", "dataset": "digits", "epochs": 2, "reports_per_epoch": 2,

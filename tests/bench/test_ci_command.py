@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from digits_suite import cli, write_suite
 
-from bench.baseline_file import check_comparable, identity, read_baseline
-from bench.commands.ci import default_baseline
-from bench.suite import load_suite
-from bench.table import load_curves, shipped_table_path
+from bench.cli.commands.ci import default_baseline
+from bench.objectives.table import load_curves, shipped_table_path
+from bench.spec.suite import load_suite
+from reports.gate.baseline import check_comparable, identity, read_baseline
 
 TABLE = Path(__file__).resolve().parent.parent / "fixtures" / "digits-table.parquet"
 REPLAY = {"kind": "mnist-table", "dataset": "digits", "table": str(TABLE), "epochs": 2,
@@ -33,7 +33,7 @@ def ci_suite(path: Path, objective: dict[str, object] | None = None, **top: obje
 @pytest.fixture(name="baseline", scope="module")
 def _baseline(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(suite file, its baseline file)."""
-    from bench.cli import main
+    from bench.cli.main import main
 
     root = tmp_path_factory.mktemp("ci")
     suite = ci_suite(root / "ci.toml")

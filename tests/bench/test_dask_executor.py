@@ -14,13 +14,15 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from bench.cell_runner import FAIL_REASON, STALE, CellEvent, CellTask, counts_toward_budget
-from bench.cells import suite_cells
-from bench.dask_executor import DaskExecutor, _Relay
-from bench.errors import BenchError
-from bench.executors import SerialExecutor
-from bench.storage import open_storage, resolve_storage_url
-from bench.suite import parse_suite
+from bench.core.attrs import FAIL_REASON, STALE, counts_toward_budget
+from bench.core.errors import BenchError
+from bench.execution.dask_executor import DaskExecutor, _Relay
+from bench.execution.executors import SerialExecutor
+from bench.execution.task import CellEvent, CellTask
+from bench.spec.cells import suite_cells
+from bench.spec.suite import parse_suite
+from bench.storage.backends import open_storage
+from bench.storage.urls import resolve_storage_url
 
 
 class DyingSampler(optuna.samplers.RandomSampler):

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from digits_suite import cli, comparable, one_torch_thread, write_suite
 
-from bench.schema import STEPS_FILE, TRIALS_FILE
+from bench.results.schema import STEPS_FILE, TRIALS_FILE
 
 
 @pytest.fixture(autouse=True)

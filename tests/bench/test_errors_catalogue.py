@@ -24,15 +24,18 @@ from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 
-from bench.cell_runner import FAIL_REASON, NON_FINITE, counts_toward_budget, run_trial
-from bench.cli import main
-from bench.errors import BenchError
-from bench.objective import Outcome
-from bench.schema import RUN_FILE, SCHEMA_VERSION, TRIALS_FILE, read_table
-from bench.spaces import SEED_SPACE, ParamValue
-from bench.storage import JOURNAL_FILE, open_storage, resolve_storage_url
+from bench.cli.main import main
+from bench.core.attrs import FAIL_REASON, NON_FINITE, counts_toward_budget
+from bench.core.errors import BenchError
+from bench.core.spaces import SEED_SPACE, ParamValue
+from bench.execution.trials import run_trial
+from bench.objectives.live import Outcome
+from bench.results.schema import RUN_FILE, SCHEMA_VERSION, TRIALS_FILE, read_table
+from bench.storage.backends import open_storage
+from bench.storage.journal import JOURNAL_FILE
+from bench.storage.urls import resolve_storage_url
 
-CLI = [sys.executable, "-c", "import sys; from bench.cli import main; sys.exit(main())"]
+CLI = [sys.executable, "-c", "import sys; from bench.cli.main import main; sys.exit(main())"]
 SPACE = {"learning_rate": {"type": "float", "low": 1e-5, "high": 1e-1, "log": True},
          "hidden_size": {"type": "int", "low": 64, "high": 256, "step": 32}}
 Cli = Callable[..., str]

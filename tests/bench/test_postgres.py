@@ -20,15 +20,18 @@ import psutil
 import pytest
 from optuna.trial import TrialState
 
-from bench.cell_runner import FAIL_REASON, STALE, counts_toward_budget, fail_stale_trials
-from bench.cells import suite_cells
-from bench.errors import BenchError
-from bench.run_suite import RunOptions, run_suite
-from bench.schema import RUN_FILE
-from bench.storage import HEARTBEAT_ENV, describe, heartbeat_ages, open_storage, trial_heartbeat
-from bench.suite import load_suite, parse_suite
+from bench.core.attrs import FAIL_REASON, STALE, counts_toward_budget
+from bench.core.errors import BenchError
+from bench.execution.prelude import fail_stale_trials
+from bench.execution.run_suite import RunOptions, run_suite
+from bench.results.schema import RUN_FILE
+from bench.spec.cells import suite_cells
+from bench.spec.suite import load_suite, parse_suite
+from bench.storage.backends import open_storage
+from bench.storage.heartbeats import HEARTBEAT_ENV, heartbeat_ages, trial_heartbeat
+from bench.storage.urls import describe
 
-CLI = [sys.executable, "-c", "import sys; from bench.cli import main; sys.exit(main())"]
+CLI = [sys.executable, "-c", "import sys; from bench.cli.main import main; sys.exit(main())"]
 
 
 @pytest.fixture

@@ -18,12 +18,12 @@ import pyarrow.parquet as pq
 import pytest
 from digits_suite import cli, comparable, files_in, one_torch_thread, write_suite
 
-from bench.errors import BenchError
-from bench.objective import ObjectiveSpec
-from bench.replay import ReplayObjective
-from bench.spaces import SEED_SPACE
-from bench.table import META_KEY, load_curves, read_meta
-from bench.tabulate import TabulationGrid, tabulate
+from bench.core.errors import BenchError
+from bench.core.spaces import SEED_SPACE
+from bench.objectives.replay import ReplayObjective
+from bench.objectives.table import META_KEY, load_curves, read_meta
+from bench.objectives.tabulate import TabulationGrid, tabulate
+from bench.spec.objective import ObjectiveSpec
 
 TABLE = Path(__file__).resolve().parent.parent / "fixtures" / "digits-table.parquet"
 REPLAY = {"kind": "mnist-table", "dataset": "digits", "table": str(TABLE), "epochs": 2,

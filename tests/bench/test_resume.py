@@ -23,12 +23,13 @@ from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 
-from bench.cell_runner import FAIL_REASON, STALE, sampler_seed
-from bench.cells import suite_cells
-from bench.schema import TRIALS_FILE
-from bench.spaces import SEED_SPACE
-from bench.storage import JOURNAL_FILE
-from bench.suite import load_suite
+from bench.core.attrs import FAIL_REASON, STALE
+from bench.core.spaces import SEED_SPACE
+from bench.execution.prelude import sampler_seed
+from bench.results.schema import TRIALS_FILE
+from bench.spec.cells import suite_cells
+from bench.spec.suite import load_suite
+from bench.storage.journal import JOURNAL_FILE
 from strategies.registry import build_sampler
 
 SAMPLERBENCH = Path(sys.executable).with_name("samplerbench")

@@ -7,9 +7,10 @@ import statistics
 import pytest
 import torch
 
-from bench.datasets import default_data_root, load_dataset
-from bench.seed_reference import seed_loop
-from bench.training import NetworkConfig, TrainSettings, train, trial_seed
+from bench.datasets.load import default_data_root, load_dataset
+from bench.spec.objective import TrainSettings
+from bench.training.loop import NetworkConfig, train, trial_seed
+from bench.training.seed_reference import seed_loop
 
 
 @pytest.mark.slow

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from digits_suite import cli, files_in, one_torch_thread, suite_text, write_suite
 
-from bench.cells import suite_cells
-from bench.datasets import DATASET_HELP
-from bench.spaces import SPACES
-from bench.suite import load_suite, parse_suite, shipped_suites
+from bench.core.spaces import SPACES
+from bench.spec.cells import suite_cells
+from bench.spec.objective import DATASET_HELP
+from bench.spec.suite import load_suite, parse_suite, shipped_suites
 from strategies.registry import PRUNERS, SAMPLERS
 
 ERROR = "samplerbench run: error: "

@@ -16,8 +16,9 @@ from digits_suite import ONE_THREAD_ENV
 PROBE = """
 import json, sys, time
 import optuna
-from bench.objective import LiveObjective, ObjectiveSpec
-from bench.training import NetworkConfig, train
+from bench.objectives.live import LiveObjective
+from bench.spec.objective import ObjectiveSpec
+from bench.training.loop import NetworkConfig, train
 objective = LiveObjective(ObjectiveSpec(dataset="digits", epochs=1))
 objective.data
 imported = "torch._dynamo" in sys.modules

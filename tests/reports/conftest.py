@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.schema import (
+from bench.results.schema import (
     RUN_FILE,
     SCHEMA_VERSION,
     STEPS_COLUMNS,

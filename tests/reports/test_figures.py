@@ -16,7 +16,7 @@ from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from bench.schema import TRIALS_FILE, read_table
+from bench.results.schema import TRIALS_FILE, read_table
 from reports import figures, styles
 from reports.summaries import ReportSummaries, summarize_report
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bench.cli import main
-from bench.schema import RUN_FILE, TRIALS_FILE, read_table
+from bench.cli.main import main
+from bench.results.schema import RUN_FILE, TRIALS_FILE, read_table
 from reports.summaries import summarize_report
 from reports.text import describe
 

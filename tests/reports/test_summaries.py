@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.schema import TRIALS_FILE, read_table
+from bench.results.schema import TRIALS_FILE, read_table
 from reports import stats
 from reports.curves import best_so_far, carry_forward, seed_quantiles
 from reports.summaries import (

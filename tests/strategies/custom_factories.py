@@ -8,7 +8,7 @@ import optuna
 from optuna.pruners import BasePruner
 from optuna.samplers import BaseSampler
 
-from bench.spaces import SearchSpace
+from bench.core.spaces import SearchSpace
 
 
 def make_sampler(*, seed: int, space: SearchSpace, startup: int = 2) -> BaseSampler:

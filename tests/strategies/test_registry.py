@@ -12,20 +12,16 @@ import pytest
 import torch
 from optuna.trial import TrialState
 
-from bench.cell_runner import TRIAL_ATTR, CellResult, CellTask, grid_exhausted, run_cell
-from bench.cells import Cell
-from bench.errors import BenchError
-from bench.fail_reasons import FAIL_REASON, STALE
-from bench.objective import ObjectiveSpec
-from bench.spaces import (
-    CategoricalParam,
-    FloatParam,
-    IntParam,
-    SearchSpace,
-    get_space,
-)
-from bench.storage import open_storage
-from bench.suite import ObjectiveConfig, Strategy
+from bench.core.attrs import FAIL_REASON, STALE, TRIAL_ATTR
+from bench.core.errors import BenchError
+from bench.core.spaces import CategoricalParam, FloatParam, IntParam, SearchSpace, get_space
+from bench.execution.cell_runner import run_cell
+from bench.execution.loops import grid_exhausted
+from bench.execution.task import CellResult, CellTask
+from bench.spec.cells import Cell
+from bench.spec.objective import ObjectiveSpec
+from bench.spec.suite import ObjectiveConfig, Strategy
+from bench.storage.backends import open_storage
 from strategies.grid import MAX_GRID_POINTS, derive_grid
 from strategies.registry import PRUNERS, SAMPLERS, build_pruner, build_sampler
 

@@ -1,0 +1,33 @@
+"""`samplerbench export RESULTS`: write the tidy trials and steps tables from the storage."""
+
+from __future__ import annotations
+
+import argparse
+
+from bench.cli.options import add_results
+from bench.results.export import build_tables, write_tables
+from bench.results.schema import read_run_info
+from bench.storage.backends import open_storage
+from bench.storage.urls import resolve_storage_url
+
+HELP = "write trials.parquet and steps.parquet (and CSV with --csv) from a results folder"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `export`."""
+    add_results(parser)
+    parser.add_argument("--csv", action="store_true", help="also write CSV files")
+    parser.add_argument("--storage", default=None,
+                        help="storage URL, when it is not the one in run.json (e.g. a "
+                             "password-protected database)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Export and print the paths written."""
+    info = read_run_info(args.results)
+    url = args.storage or resolve_storage_url(info["suite"]["storage"], args.results)
+    trials, steps = build_tables(open_storage(url), suite=info["suite"]["name"])
+    for path in write_tables(trials, steps, args.results, csv=args.csv):
+        print(path)
+    print(f"{len(trials)} trials, {len(steps)} steps")
+    return 0

@@ -1,1 +1,0 @@
-"""One module per `samplerbench` command: `HELP`, `add_arguments(parser)`, `run(args)`."""

@@ -1,0 +1,162 @@
+"""Run a suite end to end: validate, prepare the output folder, run cells, export tables."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, TextIO
+
+import optuna
+
+from bench.core.attrs import counts_toward_budget
+from bench.core.errors import BenchError
+from bench.core.files import now_iso, write_json
+from bench.execution.executors import make_executor
+from bench.execution.progress import SuiteProgress
+from bench.execution.task import CellResult, CellTask
+from bench.objectives.base import build_objective
+from bench.results.export import build_tables, write_tables
+from bench.results.schema import RUN_FILE, SCHEMA_VERSION
+from bench.spec.cells import Cell, suite_cells
+from bench.spec.suite import Suite
+from bench.storage.backends import check_writable, open_storage
+from bench.storage.urls import check_writers, describe, resolve_storage_url
+from bench.training.machine import machine_info
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Command-line overrides of a suite's execution settings (results do not depend on them)."""
+
+    output: Path | None = None
+    storage: str | None = None
+    executor: str | None = None
+    workers: int | None = None
+    scheduler: str | None = None
+    data_root: Path | None = None
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What a suite run did."""
+
+    results: Path
+    cells: list[CellResult]
+    seconds: float
+    objective_s: float
+    sampler_s: float
+    time_simulated: bool = False
+
+    @property
+    def failed(self) -> list[CellResult]:
+        """Cells that ended with an error."""
+        return [c for c in self.cells if c.error]
+
+
+def apply_options(suite: Suite, options: RunOptions) -> Suite:
+    """The suite with the command line's execution overrides."""
+    changes: dict[str, Any] = {}
+    if options.storage:
+        changes["storage"] = options.storage
+    if options.executor:
+        changes["executor"] = options.executor
+    if options.workers:
+        changes["workers"] = options.workers
+    return replace(suite, **changes) if changes else suite
+
+
+def prepare_output(path: Path) -> Path:
+    """Create the results folder and prove it is writable, or raise BenchError."""
+    path = path.expanduser().resolve()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise BenchError(f"output folder {path} is not writable ({err.strerror}); "
+                         "choose another with --output") from None
+    return path
+
+
+def writers(suite: Suite) -> int:
+    """How many processes may write to the storage at once."""
+    parallel = suite.workers if suite.executor != "serial" else 1
+    return parallel * suite.trials_in_parallel
+
+
+def cell_status(storage: optuna.storages.BaseStorage, cells: list[Cell]) -> dict[str, int]:
+    """Trials that already count toward each cell's budget."""
+    ids = {s.study_name: s._study_id for s in storage.get_all_studies()}
+    done = {}
+    for cell in cells:
+        if cell.name in ids:
+            trials = storage.get_all_trials(ids[cell.name], deepcopy=False)
+            done[cell.name] = sum(counts_toward_budget(t) for t in trials)
+        else:
+            done[cell.name] = 0
+    return done
+
+
+def run_info(suite: Suite, url: str, extra: dict[str, Any]) -> dict[str, Any]:
+    """The content of run.json."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "suite": suite.to_dict(),
+        "storage": describe(url),
+        "machine": machine_info(),
+        **extra,
+    }
+
+
+def run_suite(suite: Suite, options: RunOptions, stream: TextIO | None = None) -> RunSummary:
+    """Run every unfinished cell of `suite`, then export the tables to the results folder."""
+    stream = stream or sys.stderr
+    suite = apply_options(suite, options)
+    # Everything that can refuse the suite runs before anything is written.
+    probe = build_objective(suite.objective, suite.devices[0], 0, options.data_root)
+    provenance = probe.provenance()  # loads and verifies the data once, before any cell
+    target = (options.output or Path("results") / suite.name).expanduser().resolve()
+    created = not target.exists()
+    out = prepare_output(target)
+    try:
+        url = resolve_storage_url(suite.storage, out)
+        check_writers(url, writers(suite))
+        storage = open_storage(url)
+        check_writable(storage, url)
+    except BenchError:
+        if created and not any(out.iterdir()):
+            out.rmdir()  # leave no trace of a refused run
+        raise
+    cells = suite_cells(suite)
+    info = run_info(suite, url, {"time_simulated": probe.time_simulated,
+                                 "table": provenance.get("table"),
+                                 "provenance": provenance, "created": now_iso()})
+    write_json(out / RUN_FILE, info)
+    done = cell_status(storage, cells)
+    todo = [c for c in cells if done[c.name] < c.trials]
+    left = sum(c.trials - done[c.name] for c in todo)
+    print(f"samplerbench: suite {suite.name!r}: {len(cells)} cells, {len(todo)} to run "
+          f"({left} trials), results in {out}, storage {describe(url)}", file=stream)
+    progress = SuiteProgress(len(todo), left, stream)
+    data_root = str(options.data_root) if options.data_root else None
+    tasks = [CellTask(c, url, data_root, suite.hash()) for c in todo]
+    executor = make_executor(suite.executor, suite.workers, options.scheduler)
+    start = time.perf_counter()
+    started = dt.datetime.now()  # Optuna's trial datetimes are naive local time
+    try:
+        results = executor.run(tasks, progress)
+    finally:
+        progress.close()
+    seconds = time.perf_counter() - start
+    trials, steps = build_tables(open_storage(url), [c.name for c in cells])
+    write_tables(trials, steps, out)
+    info["updated"] = now_iso()
+    write_json(out / RUN_FILE, info)
+    ran = trials[trials["datetime_start"] >= started]
+    return RunSummary(out, results, seconds, float(ran["objective_s"].sum()),
+                      float(ran["sampler_s"].sum()), probe.time_simulated)

@@ -1,0 +1,159 @@
+"""The replay objective (`mnist-table`): the live objective's recorded curves, looked up.
+
+A suggested learning rate snaps to the nearest tabulated one in log space (recorded as
+`learning_rate_snapped`), a replicate is drawn from the trial's own seeded generator, and the
+recorded validation curve is reported step by step, so pruners act exactly as they would
+live. Wall time is simulated: the recorded seconds of the steps consumed plus the sampler's
+real time.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+
+from bench.core.errors import BenchError
+from bench.core.spaces import FloatParam, IntParam, ParamValue, SearchSpace
+from bench.objectives.live import Outcome
+from bench.objectives.table import Curves, load_curves, shipped_table_path
+from bench.spec.objective import ObjectiveSpec
+from bench.spec.suite import ObjectiveConfig
+
+
+def check_coverage(curves: Curves, spec: ObjectiveSpec, space: SearchSpace, where: str) -> None:
+    """Raise BenchError unless the table covers the suite's objective and search space."""
+    grid = curves.meta["grid"]
+    for key in ("dataset", "validation"):
+        if getattr(spec, key) != grid[key]:
+            raise BenchError(f"table {where} was built with {key} {grid[key]!r}, the suite asks "
+                             f"for {getattr(spec, key)!r}; use a matching table or suite")
+    if spec.report_every is not None:
+        raise BenchError("the replay objective reports per epoch fraction: set "
+                         "reports_per_epoch instead of report_every")
+    if curves.reports_per_epoch % spec.reports_per_epoch:
+        raise BenchError(f"table {where} has {curves.reports_per_epoch} reports per epoch; "
+                         f"reports_per_epoch must divide it, got {spec.reports_per_epoch}")
+    if spec.epochs > curves.epochs:
+        raise BenchError(f"table {where} holds {curves.epochs} epochs, the suite asks for "
+                         f"{spec.epochs}; lower epochs or tabulate more")
+    if spec.batch_size != curves.meta.get("batch_size", 64):
+        raise BenchError(f"table {where} was trained at batch size "
+                         f"{curves.meta.get('batch_size', 64)}, not {spec.batch_size}")
+    names = {p.name: p for p in space.params}
+    if set(names) != {"learning_rate", "hidden_size"}:
+        raise BenchError(f"the replay objective covers learning_rate and hidden_size only; "
+                         f"space {space.name!r} has {sorted(names)}")
+    lr, hidden = names["learning_rate"], names["hidden_size"]
+    lrs = curves.learning_rates
+    if not isinstance(lr, FloatParam) or lr.low < lrs[0] * (1 - 1e-9) or \
+            lr.high > lrs[-1] * (1 + 1e-9):
+        raise BenchError(f"table {where} covers learning rates [{lrs[0]:g}, {lrs[-1]:g}]; "
+                         "the suite's learning_rate range lies outside it")
+    if not isinstance(hidden, IntParam) or not set(hidden.values()) <= set(
+            int(h) for h in curves.hidden_sizes):
+        raise BenchError(f"table {where} covers hidden sizes "
+                         f"{[int(h) for h in curves.hidden_sizes]}; the suite's hidden_size "
+                         "values are not all among them")
+
+
+class ReplayObjective:
+    """Looks trials up in a tabulated objective instead of training.
+
+    Args:
+        curves: the table.
+        spec: the suite's objective settings (epochs, reports_per_epoch, ...).
+        space: the search space (learning_rate and hidden_size).
+        study_seed: with the trial number, seeds the replicate choice.
+        path: where the table came from, for provenance.
+    """
+
+    time_simulated = True
+
+    def __init__(self, curves: Curves, spec: ObjectiveSpec, space: SearchSpace,
+                 study_seed: int, path: Path) -> None:
+        check_coverage(curves, spec, space, str(path))
+        self.curves = curves
+        self.spec = spec
+        self.space = space
+        self.study_seed = study_seed
+        self.path = path
+        self._log_lrs = np.log(curves.learning_rates)
+        self._hidden_index = {int(h): j for j, h in enumerate(curves.hidden_sizes)}
+        stride = curves.reports_per_epoch // spec.reports_per_epoch
+        n_reports = spec.epochs * spec.reports_per_epoch
+        self._report_idx = [stride * (k + 1) - 1 for k in range(n_reports)]
+        self._epochs = tuple((k + 1) / spec.reports_per_epoch for k in range(n_reports))
+        self._steps_per_epoch = int(curves.meta.get("steps_per_epoch", 0))
+        self._val, self._eval, self._train_cum, self._test = curves.as_lists
+        self._lrs = curves.learning_rates.tolist()
+        self._device = str(curves.meta["device"])
+        self._rng = np.random.default_rng(study_seed)
+        self._replicates = np.zeros(0, dtype=np.int64)
+
+    @classmethod
+    def from_config(cls, config: ObjectiveConfig, study_seed: int) -> ReplayObjective:
+        """Build from a suite's objective section (default table: the shipped one)."""
+        path = Path(config.table) if config.table else shipped_table_path()
+        return cls(load_curves(path), config.spec, config.space(), study_seed, path)
+
+    def provenance(self) -> dict[str, Any]:
+        """Table checksum, the device it was recorded on, and the dataset checksum."""
+        meta = self.curves.meta
+        return {
+            "dataset_checksum": meta["dataset_checksum"],
+            "table": {"path": str(self.path), "checksum": self.curves.checksum,
+                      "device": meta["device"], "device_model": meta["device_model"]},
+        }
+
+    def replicate(self, trial_number: int) -> int:
+        """The replicate trial `trial_number` replays, drawn from the cell's seeded stream."""
+        while trial_number >= len(self._replicates):
+            more = self._rng.integers(self.curves.val.shape[2], size=len(self._replicates) or 256)
+            self._replicates = np.concatenate([self._replicates, more])
+        return int(self._replicates[trial_number])
+
+    def snap(self, learning_rate: float) -> int:
+        """Index of the tabulated learning rate nearest in log space."""
+        return int(np.argmin(np.abs(self._log_lrs - math.log(learning_rate))))
+
+    def evaluate(self, trial: optuna.Trial, params: dict[str, ParamValue]) -> Outcome:
+        """Report the recorded curve step by step, pruning as a live trial would."""
+        i = self.snap(float(params["learning_rate"]))
+        j = self._hidden_index[int(params["hidden_size"])]
+        r = self.replicate(trial.number)
+        val = self._val[i][j][r]
+        eval_s = self._eval[i][j][r]
+        pruned = False
+        prune_s = 0.0
+        eval_total = 0.0
+        made = 0
+        for made, idx in enumerate(self._report_idx, start=1):
+            eval_total += eval_s[idx]
+            t0 = time.perf_counter()
+            trial.report(val[idx], made)
+            stop = trial.should_prune()
+            prune_s += time.perf_counter() - t0
+            if stop:
+                pruned = True
+                break
+        last = self._report_idx[made - 1]
+        train_s = self._train_cum[i][j][r][last]
+        epoch = self._epochs[made - 1]
+        attrs = {
+            "learning_rate_snapped": self._lrs[i],
+            "replicate": r,
+            "train_s": train_s,
+            "eval_s": eval_total,
+            "epochs_completed": epoch,
+            "steps_completed": round(epoch * self._steps_per_epoch),
+            "device": self._device,
+            "test_accuracy": None if pruned else self._test[i][j][r][self.spec.epochs - 1],
+        }
+        return Outcome(val[last], pruned, self._epochs[:made], attrs, train_s + eval_total,
+                       prune_s)
+

@@ -1,0 +1,294 @@
+"""Suite files (TOML): parsed and validated into a frozen `Suite` before anything runs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from bench.core.errors import BenchError
+from bench.core.spaces import SearchSpace, get_space, space_from_mapping
+from bench.spec.objective import DEVICES, ObjectiveSpec
+from bench.training.devices import resolve_device
+from strategies.registry import build_pruner, build_sampler, check_pruner, check_sampler
+
+OBJECTIVE_KINDS = ("mnist", "mnist-table")
+EXECUTORS = ("serial", "processes", "dask")
+_TOP_KEYS = {"name", "description", "objective", "trials", "seeds", "strategies", "pruners",
+             "devices", "storage", "executor", "workers", "trials_in_parallel",
+             "batch_trials"}
+BATCHED_DEVICES = ("cuda", "mps")  # where `batch_trials = "auto"` trains K trials as one batch
+_OBJECTIVE_KEYS = {"kind", "dataset", "space", "epochs", "validation", "report_every",
+                   "reports_per_epoch", "batch_size", "table"}
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """A sampler or pruner by registry name (or import path), its options and its label."""
+
+    name: str
+    options: tuple[tuple[str, Any], ...] = ()
+    label: str = ""
+
+    @property
+    def key(self) -> str:
+        """The name shown in tables: the label, else the registry name."""
+        return self.label or self.name
+
+    def options_dict(self) -> dict[str, Any]:
+        """Options as a plain dict."""
+        return dict(self.options)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"name": self.name, "options": self.options_dict(), "label": self.key}
+
+
+@dataclass(frozen=True)
+class ObjectiveConfig:
+    """Which objective a suite runs: live training (`mnist`) or replay (`mnist-table`)."""
+
+    kind: str = "mnist"
+    spec: ObjectiveSpec = field(default_factory=ObjectiveSpec)
+    table: str | None = None  # replay only: path of the table, default the shipped one
+    custom_space: tuple[tuple[str, Any], ...] | None = None
+
+    def space(self) -> SearchSpace:
+        """The search space (named, or defined inline in the suite file)."""
+        if self.custom_space is not None:
+            return space_from_mapping(self.spec.space, dict(self.custom_space))
+        return get_space(self.spec.space)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        out: dict[str, Any] = {"kind": self.kind, **self.spec.to_dict()}
+        if self.table is not None:
+            out["table"] = self.table
+        if self.custom_space is not None:
+            out["space_definition"] = self.space().describe()
+        return out
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A validated suite: the cells are every strategy x pruner x seed x device."""
+
+    name: str
+    objective: ObjectiveConfig
+    trials: int
+    seeds: tuple[int, ...]
+    strategies: tuple[Strategy, ...]
+    pruners: tuple[Strategy, ...]
+    devices: tuple[str, ...] = ("cpu",)
+    storage: str = "journal"
+    executor: str = "serial"
+    workers: int = 1
+    trials_in_parallel: int = 1
+    batch_trials: str | bool = "auto"
+    description: str = ""
+
+    def batches_trials(self, device: str) -> bool:
+        """Whether a live cell on `device` trains its K parallel trials as one batch:
+        `batch_trials = true`, or "auto" on a GPU (one network there is launch-bound)."""
+        if self.trials_in_parallel < 2 or self.objective.kind != "mnist":
+            return False
+        if self.batch_trials == "auto":
+            base = device.split(":")[0]
+            if base == "auto":  # the device this machine picks
+                base = resolve_device(base).type
+            return base in BATCHED_DEVICES and _batchable(self.objective)
+        return bool(self.batch_trials)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form, stored in run.json."""
+        d = asdict(self)
+        d["objective"] = self.objective.to_dict()
+        d["strategies"] = [s.to_dict() for s in self.strategies]
+        d["pruners"] = [p.to_dict() for p in self.pruners]
+        d["seeds"] = list(self.seeds)
+        d["devices"] = list(self.devices)
+        d["hash"] = self.hash()
+        return d
+
+    def hash(self) -> str:
+        """Hash of what determines the suite's results (not storage or executor)."""
+        d = asdict(self)
+        for key in ("storage", "executor", "workers", "description"):
+            d.pop(key)
+        if d["batch_trials"] == "auto":  # the default: hashes of suites without the key stay
+            d.pop("batch_trials")
+        d["objective"] = self.objective.to_dict()
+        blob = json.dumps(d, sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def _strategy_list(raw: Any, what: str) -> tuple[Strategy, ...]:
+    if not isinstance(raw, list) or not raw:
+        raise BenchError(f"`{what}` must be a non-empty list of names, e.g. {what} = [\"random\"]")
+    out = []
+    for item in raw:
+        if isinstance(item, str):
+            out.append(Strategy(item))
+        elif isinstance(item, dict) and "name" in item:
+            extra = set(item) - {"name", "options", "label"}
+            if extra:
+                raise BenchError(f"{what} entry {item['name']!r} has unknown keys "
+                                 f"{sorted(extra)}; use name, options, label")
+            opts = item.get("options", {})
+            if not isinstance(opts, dict):
+                raise BenchError(f"{what} entry {item['name']!r}: options must be a table")
+            out.append(Strategy(str(item["name"]), tuple(sorted(opts.items())),
+                                str(item.get("label", ""))))
+        else:
+            raise BenchError(f"each entry of `{what}` is a name or a table with `name`")
+    keys = [s.key for s in out]
+    dupes = sorted({k for k in keys if keys.count(k) > 1})
+    if dupes:
+        raise BenchError(f"`{what}` lists {dupes} twice; give repeated entries distinct labels")
+    return tuple(out)
+
+
+def _seeds(raw: Any) -> tuple[int, ...]:
+    if isinstance(raw, bool) or not isinstance(raw, int | list):
+        raise BenchError("`seeds` must be a positive count or a list of integers")
+    if isinstance(raw, int):
+        if raw <= 0:
+            raise BenchError(f"`seeds` must be a positive count, got {raw}")
+        return tuple(range(raw))
+    if not raw or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0
+                          for s in raw):
+        raise BenchError("`seeds` as a list must hold non-negative integers, at least one")
+    if len(set(raw)) != len(raw):
+        raise BenchError("`seeds` lists a seed twice; list each once")
+    return tuple(raw)
+
+
+def _objective(raw: Any) -> ObjectiveConfig:
+    if not isinstance(raw, dict):
+        raise BenchError("`[objective]` must be a table (kind, dataset, space, epochs, ...)")
+    unknown = set(raw) - _OBJECTIVE_KEYS
+    if unknown:
+        raise BenchError(f"[objective] has unknown keys {sorted(unknown)}; valid keys: "
+                         f"{', '.join(sorted(_OBJECTIVE_KEYS))}")
+    kind = raw.get("kind", "mnist")
+    if kind not in OBJECTIVE_KINDS:
+        raise BenchError(f"unknown objective kind {kind!r}; choose one of: "
+                         f"{', '.join(OBJECTIVE_KINDS)}")
+    space = raw.get("space", "seed")
+    custom = None
+    if isinstance(space, dict):
+        custom = tuple(space.items())
+        space = "custom"
+    spec = ObjectiveSpec(
+        dataset=raw.get("dataset", "mnist"), space=space, epochs=raw.get("epochs", 2),
+        validation=raw.get("validation", "holdout"), report_every=raw.get("report_every"),
+        reports_per_epoch=raw.get("reports_per_epoch", 1),
+        batch_size=raw.get("batch_size", 64),
+    )
+    config = ObjectiveConfig(kind, spec, raw.get("table"), custom)
+    if custom is None:
+        spec.validate()
+    else:
+        ObjectiveSpec(spec.dataset, "seed", spec.epochs, spec.validation, spec.report_every,
+                      spec.reports_per_epoch, spec.batch_size).validate()
+        config.space()
+    return config
+
+
+def parse_suite(data: dict[str, Any], default_name: str = "suite") -> Suite:
+    """Validate a suite file's contents; every problem is one BenchError line."""
+    unknown = set(data) - _TOP_KEYS
+    if unknown:
+        raise BenchError(f"suite has unknown keys {sorted(unknown)}; valid keys: "
+                         f"{', '.join(sorted(_TOP_KEYS))}")
+    trials = data.get("trials", 20)
+    if isinstance(trials, bool) or not isinstance(trials, int) or trials <= 0:
+        raise BenchError(f"`trials` must be a positive integer, got {trials!r}")
+    devices = tuple(data.get("devices", ["cpu"]))
+    for d in devices:
+        if d.split(":")[0] not in DEVICES:
+            raise BenchError(f"unknown device {d!r}; choose from: {', '.join(DEVICES)}")
+    executor = data.get("executor", "serial")
+    if executor not in EXECUTORS:
+        raise BenchError(f"unknown executor {executor!r}; choose one of: {', '.join(EXECUTORS)}")
+    workers = data.get("workers", 1)
+    tip = data.get("trials_in_parallel", 1)
+    for key, value in (("workers", workers), ("trials_in_parallel", tip)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise BenchError(f"`{key}` must be a positive integer, got {value!r}")
+    suite = Suite(
+        name=str(data.get("name", default_name)),
+        objective=_objective(data.get("objective", {})),
+        trials=trials,
+        seeds=_seeds(data.get("seeds", 5)),
+        strategies=_strategy_list(data.get("strategies"), "strategies"),
+        pruners=_strategy_list(data.get("pruners", ["none"]), "pruners"),
+        devices=devices,
+        storage=str(data.get("storage", "journal")),
+        executor=executor,
+        workers=workers,
+        trials_in_parallel=tip,
+        batch_trials=_batch_trials(data.get("batch_trials", "auto"), tip),
+        description=str(data.get("description", "")),
+    )
+    if suite.batch_trials is True and not _batchable(suite.objective):
+        raise BenchError("`batch_trials = true` needs the live objective (kind \"mnist\") on a "
+                         "space of learning_rate and hidden_size (one hidden layer, Adam); "
+                         "set batch_trials = false")
+    _check_strategies(suite)
+    return suite
+
+
+def _batch_trials(value: Any, trials_in_parallel: int) -> str | bool:
+    if not (value == "auto" or isinstance(value, bool)):
+        raise BenchError(f"`batch_trials` must be \"auto\", true or false, got {value!r}")
+    if value is True and trials_in_parallel < 2:
+        raise BenchError("`batch_trials = true` trains trials_in_parallel trials as one batch; "
+                         "set trials_in_parallel to 2 or more")
+    return value
+
+
+def _batchable(objective: ObjectiveConfig) -> bool:
+    """True when the batched trainer covers every network of the objective's space."""
+    names = {p.name for p in objective.space().params}
+    return objective.kind == "mnist" and names == {"learning_rate", "hidden_size"}
+
+
+def _check_strategies(suite: Suite) -> None:
+    """Build every sampler and pruner once, so bad names and options fail before any run."""
+    space = suite.objective.space()
+    for s in suite.strategies:
+        check_sampler(s.name)
+        build_sampler(s.name, 0, space, s.options_dict())
+    for p in suite.pruners:
+        check_pruner(p.name)
+        build_pruner(p.name, p.options_dict())
+
+
+def shipped_suites() -> dict[str, Path]:
+    """Suites shipped with samplerbench, by name."""
+    folder = resources.files("suites")
+    return {Path(str(f)).stem: Path(str(f)) for f in folder.iterdir()
+            if str(f).endswith(".toml")}
+
+
+def load_suite(ref: str) -> Suite:
+    """Load a suite from a TOML path or the name of a shipped suite."""
+    path = Path(ref)
+    if not path.is_file():
+        shipped = shipped_suites()
+        if ref not in shipped:
+            raise BenchError(f"no suite file {ref!r} and no shipped suite of that name; "
+                             f"shipped suites: {', '.join(sorted(shipped))}")
+        path = shipped[ref]
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as err:
+        raise BenchError(f"{path}: malformed TOML: {err}") from None
+    except OSError as err:
+        raise BenchError(f"cannot read suite file {path}: {err.strerror}") from None
+    return parse_suite(data, default_name=path.stem)

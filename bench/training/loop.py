@@ -1,0 +1,186 @@
+"""The fast training loop: data held as tensors on the device, no per-batch host sync.
+
+Same objective as the seed example (Adam, cross-entropy, batch size 64, shuffled every
+epoch, last partial batch kept), without torchvision's per-image transform and the DataLoader."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from bench.core.errors import BenchError
+from bench.datasets.load import Splits
+from bench.spec.objective import TrainSettings
+from bench.training.devices import synchronize
+from bench.training.network import build_network
+
+OPTIMIZERS = ("adam", "sgd")
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """What one trial trains: the hyperparameters, already chosen."""
+
+    hidden_sizes: tuple[int, ...]
+    learning_rate: float
+    optimizer: str = "adam"
+    momentum: float = 0.0
+
+
+@dataclass(frozen=True)
+class ReportPoint:
+    """One intermediate validation score, with the cost of getting there."""
+
+    step: int  # 1-based index of this report
+    epoch: float  # epochs consumed so far (fractional with report_every)
+    optimizer_steps: int
+    accuracy: float
+    train_s: float  # training seconds since the previous report
+    eval_s: float  # seconds this evaluation took
+    test_accuracy: float | None = None  # only with test_each_epoch, at epoch ends
+    test_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a training run produced; `test_accuracy` is None when stopped early."""
+
+    reports: tuple[ReportPoint, ...]
+    stopped_early: bool
+    test_accuracy: float | None
+    test_s: float = 0.0
+
+    @property
+    def accuracy(self) -> float:
+        """The last reported validation accuracy."""
+        return self.reports[-1].accuracy
+
+    @property
+    def train_s(self) -> float:
+        """Total training seconds."""
+        return sum(r.train_s for r in self.reports)
+
+    @property
+    def eval_s(self) -> float:
+        """Total evaluation seconds (validation reports and the final test pass)."""
+        return sum(r.eval_s for r in self.reports) + self.test_s
+
+
+def trial_seed(study_seed: int, trial_number: int) -> int:
+    """The torch seed of one trial, derived from (study seed, trial number)."""
+    state = np.random.SeedSequence([study_seed, trial_number]).generate_state(2, np.uint32)
+    return int(state[0]) << 32 | int(state[1])
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, chunk: int = 10_000) -> float:
+    """Share of rows of `x` whose argmax prediction equals `y` (one host sync)."""
+    correct = torch.zeros((), dtype=torch.int64, device=x.device)
+    for i in range(0, len(x), chunk):
+        correct += (model(x[i : i + chunk]).argmax(dim=1) == y[i : i + chunk]).sum()
+    return int(correct.item()) / len(x)
+
+
+def _optimizer(model: nn.Module, config: NetworkConfig) -> torch.optim.Optimizer:
+    fused = model[0].weight.device.type in ("cpu", "cuda")
+    if config.optimizer == "adam":
+        return torch.optim.Adam(model.parameters(), lr=config.learning_rate, fused=fused)
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(
+            model.parameters(), lr=config.learning_rate, momentum=config.momentum, fused=fused
+        )
+    raise BenchError(f"unknown optimizer {config.optimizer!r}; choose one of: adam, sgd")
+
+
+def warm_up(data: Splits) -> None:
+    """Pay a process's one-off costs of training before any trial is timed.
+
+    The first optimizer a process builds imports `torch._dynamo` (seconds on a small CPU), and
+    the first step initialises autograd and the fused kernels: without this, the first trial of
+    every worker carries those costs in its objective time and duration. One step of each
+    optimizer on two rows does it; the generator is a private one, so no seed is consumed.
+
+    Args:
+        data: the splits the trials will train on (their device and width).
+    """
+    device = data.train_x.device
+    model = build_network(data.n_features, (8,), torch.Generator().manual_seed(0), device)
+    for name in OPTIMIZERS:
+        optimizer = _optimizer(model, NetworkConfig((8,), 1e-3, name))
+        nn.functional.cross_entropy(model(data.train_x[:2]), data.train_y[:2]).backward()
+        optimizer.step()
+    synchronize(device)
+
+
+def train(
+    config: NetworkConfig,
+    data: Splits,
+    settings: TrainSettings,
+    seed: int,
+    on_report: Callable[[ReportPoint], bool] | None = None,
+) -> TrainResult:
+    """Train one network and report validation accuracy as it goes.
+
+    Args:
+        config: the hyperparameters.
+        data: splits already on the target device.
+        settings: epochs, report interval and batch size.
+        seed: seeds the initialisation and every epoch's shuffle (see `trial_seed`).
+        on_report: called at each report; returning True stops training (pruning).
+    """
+    settings.validate()
+    device = data.train_x.device
+    generator = torch.Generator().manual_seed(seed)
+    model = build_network(data.n_features, config.hidden_sizes, generator, device)
+    optimizer = _optimizer(model, config)
+    loss_fn = nn.CrossEntropyLoss()
+    n = len(data.train_x)
+    bs = settings.batch_size
+    steps_per_epoch = -(-n // bs)
+    report_at = set(settings.report_steps(steps_per_epoch))
+    reports: list[ReportPoint] = []
+    steps = 0
+    synchronize(device)
+    clock = time.perf_counter()
+    for _epoch in range(settings.epochs):
+        order = torch.randperm(n, generator=generator).to(device)
+        for start in range(0, n, bs):
+            idx = order[start : start + bs]
+            optimizer.zero_grad(set_to_none=True)
+            loss_fn(model(data.train_x[idx]), data.train_y[idx]).backward()
+            optimizer.step()
+            steps += 1
+            if steps not in report_at:
+                continue
+            synchronize(device)
+            t_eval = time.perf_counter()
+            train_s = t_eval - clock
+            score = accuracy(model, data.val_x, data.val_y)
+            clock = time.perf_counter()
+            test_score, test_s = None, 0.0
+            if settings.test_each_epoch and steps % steps_per_epoch == 0:
+                test_score = accuracy(model, data.test_x, data.test_y)
+                test_s = time.perf_counter() - clock
+            point = ReportPoint(
+                step=len(reports) + 1,
+                epoch=steps / steps_per_epoch,
+                optimizer_steps=steps,
+                accuracy=score,
+                train_s=train_s,
+                eval_s=clock - t_eval,
+                test_accuracy=test_score,
+                test_s=test_s,
+            )
+            reports.append(point)
+            if on_report is not None and on_report(point):
+                return TrainResult(tuple(reports), stopped_early=True, test_accuracy=None)
+            clock = time.perf_counter()
+    t_test = time.perf_counter()
+    test = accuracy(model, data.test_x, data.test_y)
+    return TrainResult(tuple(reports), stopped_early=False, test_accuracy=test,
+                       test_s=time.perf_counter() - t_test)
