@@ -8,16 +8,15 @@ and labels ``0x00000801`` (``[n]``).
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import struct
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from bench.core.errors import DataError
+from bench.core.files import atomic_write
 
 UBYTE_TYPE_CODE = 0x08
 """IDX type code of unsigned 8-bit values."""
@@ -110,9 +109,9 @@ def idx_bytes_header(shape: tuple[int, ...]) -> bytes:
 def write_idx(path: Path, array: np.ndarray) -> None:
     """Write a ``uint8`` array as an IDX file, atomically.
 
-    The bytes go to a temporary file in the same folder, which is flushed to disk and then
-    renamed over ``path`` with :func:`os.replace`; readers see either the old file or the
-    complete new one, and a failure leaves no temporary file behind.
+    The bytes go through :func:`bench.core.files.atomic_write`: they are written to a temporary
+    file in the same folder, flushed to disk and renamed over ``path``; readers see either the
+    old file or the complete new one, and a failure leaves no temporary file behind.
 
     Args:
         path: Destination file; its folder must exist.
@@ -120,20 +119,17 @@ def write_idx(path: Path, array: np.ndarray) -> None:
 
     Raises:
         ValueError: The array is not ``uint8`` or its shape cannot be written as IDX.
-        OSError: The file cannot be written.
+        BenchError: The file cannot be written.
     """
     if array.dtype != np.uint8:
         raise ValueError(f"write_idx writes uint8 arrays only, got dtype {array.dtype}")
     header = idx_bytes_header(tuple(int(size) for size in array.shape))
-    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as stream:
+
+    def write(temp: Path) -> None:
+        with temp.open("wb") as stream:
             stream.write(header)
             stream.write(np.ascontiguousarray(array).tobytes())
             stream.flush()
             os.fsync(stream.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp_name)
-        raise
+
+    atomic_write(path, write)

