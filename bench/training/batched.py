@@ -44,9 +44,10 @@ from bench.core.errors import BenchError
 from bench.datasets.load import Splits
 from bench.spec.objective import TrainSettings
 from bench.training.devices import synchronize
-from bench.training.loop import NetworkConfig, ReportPoint, TrainResult
+from bench.training.loop import NetworkConfig, ReportPoint, TrainResult, report_point
 from bench.training.memory import EVAL_ELEMENTS, N_CLASSES, choose_batch_size_k, parameter_count
 from bench.training.network import build_network
+from bench.training.schedule import ReportSchedule, timed
 
 BETAS = (0.9, 0.999)  # torch.optim.Adam's defaults
 EPS = 1e-8
@@ -249,6 +250,10 @@ class _Stack:
             total += (logits.argmax(dim=2) == y[i : i + chunk]).sum(dim=1)
         return total
 
+    def correct_counts(self, x: torch.Tensor, y: torch.Tensor) -> list[int]:
+        """`correct` copied to the host (one sync)."""
+        return self.correct(x, y).tolist()
+
 
 @dataclass(frozen=True)
 class _Job:
@@ -276,8 +281,8 @@ def _train_group(members: list[int], job: _Job) -> dict[int, TrainResult]:
     reports: dict[int, list[ReportPoint]] = {i: [] for i in members}
     results: dict[int, TrainResult] = {}
     n, bs = len(data.train_x), settings.batch_size
-    steps_per_epoch = -(-n // bs)
-    report_at = set(settings.report_steps(steps_per_epoch))
+    schedule = ReportSchedule.create(settings, n)
+    report_at = schedule.report_at
     steps = 0
     synchronize(device)
     clock = time.perf_counter()
@@ -292,25 +297,17 @@ def _train_group(members: list[int], job: _Job) -> dict[int, TrainResult]:
             if alloc_check is not None:
                 alloc_check(len(alive), steps)
             synchronize(device)
-            t_eval = time.perf_counter()
-            train_s = (t_eval - clock) / len(alive)
-            scores = stack.correct(data.val_x, data.val_y).tolist()
-            eval_s = (time.perf_counter() - t_eval) / len(alive)
-            tests: list[float | None] = [None] * len(alive)
-            if settings.test_each_epoch and steps % steps_per_epoch == 0:
-                tests = [c / len(data.test_x) for c in
-                         stack.correct(data.test_x, data.test_y).tolist()]
+            scores, tested, times = schedule.score(
+                steps, clock, stack.correct_counts,
+                (data.val_x, data.val_y), (data.test_x, data.test_y), share=len(alive),
+            )
+            tests: list[float | None] = (
+                [None] * len(alive) if tested is None else [c / len(data.test_x) for c in tested]
+            )
             keep: list[int] = []
             for row, (i, correct) in enumerate(zip(alive, scores, strict=True)):
-                point = ReportPoint(
-                    step=len(reports[i]) + 1,
-                    epoch=steps / steps_per_epoch,
-                    optimizer_steps=steps,
-                    accuracy=correct / len(data.val_x),
-                    train_s=train_s,
-                    eval_s=eval_s,
-                    test_accuracy=tests[row],
-                )
+                point = report_point(schedule, len(reports[i]) + 1, steps,
+                                     correct / len(data.val_x), times, tests[row])
                 reports[i].append(point)
                 if ask(i, point):
                     results[i] = TrainResult(tuple(reports[i]), stopped_early=True,
@@ -326,10 +323,8 @@ def _train_group(members: list[int], job: _Job) -> dict[int, TrainResult]:
                 stack = stack.keep(keep)
             synchronize(device)
             clock = time.perf_counter()
-    t_test = time.perf_counter()
-    tests = stack.correct(data.test_x, data.test_y).tolist()
-    test_s = (time.perf_counter() - t_test) / len(alive)
-    for i, correct in zip(alive, tests, strict=True):
+    counts, test_s = timed(stack.correct_counts, (data.test_x, data.test_y), len(alive))
+    for i, correct in zip(alive, counts, strict=True):
         results[i] = TrainResult(tuple(reports[i]), stopped_early=False,
                                  test_accuracy=correct / len(data.test_x), test_s=test_s)
     return results
@@ -397,11 +392,12 @@ def train_batch(
 
     Network k gets the initial weights and data order `bench.training.loop.train(configs[k], data,
     settings, seeds[k])` would give it, and reports at the same steps. Timings are shared:
-    each network's `train_s` and `eval_s` at a report (and `test_s`) are the batch's seconds
-    divided evenly among the networks alive in the batch at that time. Several batches (see
-    `max_k`) run one after another. After an out-of-memory retry the results hold the retry's
-    report points (same accuracies: training is a function of the seeds), while `on_report`
-    saw the first attempt's; the failed attempt's seconds are charged to no network.
+    each network's `train_s`, `eval_s` and `test_s` at a report (and the final `test_s`) are
+    the batch's seconds divided evenly among the networks alive in the batch at that time.
+    Several batches (see `max_k`) run one after another. After an out-of-memory retry the
+    results hold the retry's report points (same accuracies: training is a function of the
+    seeds), while `on_report` saw the first attempt's; the failed attempt's seconds are charged
+    to no network.
 
     Args:
         configs: the networks; each must be adam with one hidden layer (`check_batchable`).

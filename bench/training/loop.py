@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import torch
@@ -18,6 +19,7 @@ from bench.datasets.load import Splits
 from bench.spec.objective import TrainSettings
 from bench.training.devices import synchronize
 from bench.training.network import build_network
+from bench.training.schedule import ReportSchedule, ReportTimes, timed
 
 OPTIMIZERS = ("adam", "sgd")
 
@@ -43,7 +45,37 @@ class ReportPoint:
     train_s: float  # training seconds since the previous report
     eval_s: float  # seconds this evaluation took
     test_accuracy: float | None = None  # only with test_each_epoch, at epoch ends
-    test_s: float = 0.0
+    test_s: float = 0.0  # seconds that epoch-end test pass took (not part of eval_s)
+
+
+def report_point(
+    schedule: ReportSchedule,
+    index: int,
+    steps: int,
+    score: float,
+    times: ReportTimes,
+    test_score: float | None = None,
+) -> ReportPoint:
+    """Report `index` (1-based) after `steps` optimizer steps, charged the seconds `times`.
+
+    Args:
+        schedule: the run's report schedule (for the epoch fraction).
+        index: 1-based index of this report among the network's reports.
+        steps: optimizer steps so far.
+        score: validation accuracy.
+        times: this network's seconds, from `ReportSchedule.score`.
+        test_score: test accuracy, at the epoch ends of `schedule.test_at` only.
+    """
+    return ReportPoint(
+        step=index,
+        epoch=schedule.epoch(steps),
+        optimizer_steps=steps,
+        accuracy=score,
+        train_s=times.train_s,
+        eval_s=times.eval_s,
+        test_accuracy=test_score,
+        test_s=times.test_s,
+    )
 
 
 @dataclass(frozen=True)
@@ -53,7 +85,7 @@ class TrainResult:
     reports: tuple[ReportPoint, ...]
     stopped_early: bool
     test_accuracy: float | None
-    test_s: float = 0.0
+    test_s: float = 0.0  # seconds of the final test pass (0 when stopped early)
 
     @property
     def accuracy(self) -> float:
@@ -141,8 +173,8 @@ def train(
     loss_fn = nn.CrossEntropyLoss()
     n = len(data.train_x)
     bs = settings.batch_size
-    steps_per_epoch = -(-n // bs)
-    report_at = set(settings.report_steps(steps_per_epoch))
+    schedule = ReportSchedule.create(settings, n)
+    report_at = schedule.report_at
     reports: list[ReportPoint] = []
     steps = 0
     synchronize(device)
@@ -158,29 +190,14 @@ def train(
             if steps not in report_at:
                 continue
             synchronize(device)
-            t_eval = time.perf_counter()
-            train_s = t_eval - clock
-            score = accuracy(model, data.val_x, data.val_y)
-            clock = time.perf_counter()
-            test_score, test_s = None, 0.0
-            if settings.test_each_epoch and steps % steps_per_epoch == 0:
-                test_score = accuracy(model, data.test_x, data.test_y)
-                test_s = time.perf_counter() - clock
-            point = ReportPoint(
-                step=len(reports) + 1,
-                epoch=steps / steps_per_epoch,
-                optimizer_steps=steps,
-                accuracy=score,
-                train_s=train_s,
-                eval_s=clock - t_eval,
-                test_accuracy=test_score,
-                test_s=test_s,
+            score, test_score, times = schedule.score(
+                steps, clock, partial(accuracy, model),
+                (data.val_x, data.val_y), (data.test_x, data.test_y),
             )
+            point = report_point(schedule, len(reports) + 1, steps, score, times, test_score)
             reports.append(point)
             if on_report is not None and on_report(point):
                 return TrainResult(tuple(reports), stopped_early=True, test_accuracy=None)
             clock = time.perf_counter()
-    t_test = time.perf_counter()
-    test = accuracy(model, data.test_x, data.test_y)
-    return TrainResult(tuple(reports), stopped_early=False, test_accuracy=test,
-                       test_s=time.perf_counter() - t_test)
+    test, test_s = timed(partial(accuracy, model), (data.test_x, data.test_y))
+    return TrainResult(tuple(reports), stopped_early=False, test_accuracy=test, test_s=test_s)
