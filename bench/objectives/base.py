@@ -8,7 +8,7 @@ from typing import Any, Protocol
 import optuna
 
 from bench.core.spaces import ParamValue, SearchSpace
-from bench.objectives.live import LiveObjective, Outcome
+from bench.objectives.outcome import Outcome
 from bench.spec.suite import ObjectiveConfig
 
 
@@ -27,16 +27,6 @@ class Objective(Protocol):
         ...
 
 
-class LiveCellObjective(LiveObjective):
-    """The live objective with the provenance a cell records."""
-
-    time_simulated = False
-
-    def provenance(self) -> dict[str, Any]:
-        """Dataset checksum and the device."""
-        return {"dataset_checksum": self.data.checksum, "device": str(self.device)}
-
-
 def build_objective(config: ObjectiveConfig, device: str, study_seed: int,
                     data_root: Path | None) -> Objective:
     """The objective a cell runs.
@@ -52,6 +42,8 @@ def build_objective(config: ObjectiveConfig, device: str, study_seed: int,
         from bench.objectives.replay import ReplayObjective
 
         return ReplayObjective.from_config(config, study_seed)
-    objective = LiveCellObjective(config.spec, device, study_seed, data_root)
+    from bench.objectives.live import LiveObjective  # torch: imported by live cells only
+
+    objective = LiveObjective(config.spec, device, study_seed, data_root)
     objective.space = config.space()
     return objective

@@ -6,7 +6,6 @@ separately); `LiveObjective(trial)` is the plain Optuna objective for `study.opt
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,21 +13,10 @@ import optuna
 
 from bench.core.spaces import ParamValue, SearchSpace, get_space
 from bench.datasets.load import Splits, load_dataset
+from bench.objectives.outcome import Outcome
 from bench.spec.objective import ObjectiveSpec
 from bench.training.devices import resolve_device
 from bench.training.loop import NetworkConfig, ReportPoint, TrainResult, train, trial_seed, warm_up
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """How a trial ended and what to record on it."""
-
-    value: float
-    pruned: bool
-    report_epochs: tuple[float, ...]  # the epoch (fraction) of each report made
-    attrs: dict[str, Any] = field(default_factory=dict)
-    objective_s: float = 0.0  # training and evaluation seconds
-    prune_s: float = 0.0  # seconds spent in the pruner's should_prune
 
 
 def network_config(params: dict[str, ParamValue]) -> NetworkConfig:
@@ -65,11 +53,16 @@ class LiveObjective:
     ) -> None:
         spec.validate()
         self.spec = spec
+        self.time_simulated = False
         self.space: SearchSpace = get_space(spec.space)
         self.device = resolve_device(device)
         self.study_seed = study_seed
         self.data_root = data_root
         self._data: Splits | None = None
+
+    def provenance(self) -> dict[str, Any]:
+        """Dataset checksum and the device, stored with each study."""
+        return {"dataset_checksum": self.data.checksum, "device": str(self.device)}
 
     @property
     def data(self) -> Splits:

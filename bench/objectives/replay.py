@@ -19,7 +19,7 @@ import optuna
 
 from bench.core.errors import BenchError
 from bench.core.spaces import FloatParam, IntParam, ParamValue, SearchSpace
-from bench.objectives.live import Outcome
+from bench.objectives.outcome import Outcome
 from bench.objectives.table import Curves, load_curves, shipped_table_path
 from bench.spec.objective import ObjectiveSpec
 from bench.spec.suite import ObjectiveConfig

@@ -51,11 +51,17 @@ class Cell:
                 f"{self.spec_hash()}")
 
 
-def suite_cells(suite: Suite) -> list[Cell]:
-    """Every cell of a suite, in a stable order (seed-major, so early results span strategies)."""
+def suite_cells(suite: Suite, auto_device: str | None = None) -> list[Cell]:
+    """Every cell of a suite, in a stable order (seed-major, so early results span strategies).
+
+    Args:
+        suite: the validated suite.
+        auto_device: the device type that `auto` resolves to on this machine (see
+            `Suite.batches_trials`); `bench.execution.plan.machine_cells` passes it.
+    """
     return [
         Cell(suite.name, suite.objective, strategy, pruner, seed, device, suite.trials,
-             suite.trials_in_parallel, suite.batches_trials(device))
+             suite.trials_in_parallel, suite.batches_trials(device, auto_device))
         for seed in suite.seeds
         for device in suite.devices
         for strategy in suite.strategies

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from bench.spec.suite import Suite
+from strategies.registry import replay_trial_seconds
 
 # Seconds per training epoch at the middle hidden size (160), measured on a 2-core Xeon.
 _EPOCH_S = {"mnist": 0.9, "fashion-mnist": 0.9, "digits": 0.01}
-_REPLAY_TRIAL_S = {"grid": 0.002, "random": 0.0005, "qmc": 0.002, "tpe": 0.01,
-                   "tpe-multivariate": 0.015, "cmaes": 0.005, "gp": 0.3}
 
 
 def estimate_seconds(suite: Suite, trials_left: int) -> float:
     """Expected seconds for `trials_left` trials on one worker (pruning ignored)."""
     if suite.objective.kind == "mnist-table":
-        per = max(_REPLAY_TRIAL_S.get(s.name, 0.01) for s in suite.strategies)
+        per = max(replay_trial_seconds(s.name) for s in suite.strategies)
         return trials_left * per
     spec = suite.objective.spec
     evals = spec.epochs * (spec.reports_per_epoch if spec.report_every is None else 4)

@@ -13,7 +13,6 @@ from typing import Any
 from bench.core.errors import BenchError
 from bench.core.spaces import SearchSpace, get_space, space_from_mapping
 from bench.spec.objective import DEVICES, ObjectiveSpec
-from bench.training.devices import resolve_device
 from strategies.registry import build_pruner, build_sampler, check_pruner, check_sampler
 
 OBJECTIVE_KINDS = ("mnist", "mnist-table")
@@ -91,15 +90,24 @@ class Suite:
     batch_trials: str | bool = "auto"
     description: str = ""
 
-    def batches_trials(self, device: str) -> bool:
+    def batches_trials(self, device: str, auto_device: str | None = None) -> bool:
         """Whether a live cell on `device` trains its K parallel trials as one batch:
-        `batch_trials = true`, or "auto" on a GPU (one network there is launch-bound)."""
+        `batch_trials = true`, or "auto" on a GPU (one network there is launch-bound).
+
+        Args:
+            device: the cell's device name (`cpu`, `cuda:1`, `auto`, ...).
+            auto_device: the device type `auto` stands for on this machine (the caller
+                resolves it: the spec imports no torch); needed only for `auto` devices.
+        """
         if self.trials_in_parallel < 2 or self.objective.kind != "mnist":
             return False
         if self.batch_trials == "auto":
             base = device.split(":")[0]
             if base == "auto":  # the device this machine picks
-                base = resolve_device(base).type
+                if auto_device is None:
+                    raise ValueError("a cell on device 'auto' needs auto_device: the device "
+                                     "type 'auto' resolves to on this machine")
+                base = auto_device
             return base in BATCHED_DEVICES and _batchable(self.objective)
         return bool(self.batch_trials)
 

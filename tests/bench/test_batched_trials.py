@@ -15,6 +15,7 @@ from optuna.trial import TrialState
 from bench.core.attrs import TRIAL_ATTR, counts_toward_budget
 from bench.core.errors import BenchError
 from bench.execution.cell_runner import run_cell
+from bench.execution.plan import machine_cells
 from bench.execution.task import CellTask
 from bench.objectives.base import build_objective
 from bench.objectives.live import network_config
@@ -96,7 +97,7 @@ def test_batch_trials_is_auto_on_gpus_only_and_leaves_other_cells_as_they_were(
     (cpu,) = suite_cells(parse_suite(tiny_suite(**auto)))
     (gpu,) = suite_cells(parse_suite(tiny_suite(**auto, devices=["cuda"])))
     assert not cpu.batch_trials and gpu.batch_trials
-    (mine,) = suite_cells(parse_suite(tiny_suite(**auto, devices=["auto"])))
+    (mine,) = machine_cells(parse_suite(tiny_suite(**auto, devices=["auto"])))
     assert mine.batch_trials == torch.cuda.is_available()  # "auto" picks this machine's device
     assert "batch_trials" not in cpu.spec() and gpu.spec()["batch_trials"] is True
     assert parse_suite(tiny_suite(**auto)).hash() == parse_suite(

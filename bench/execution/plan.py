@@ -1,0 +1,13 @@
+"""The cells a suite runs on this machine: the spec's cells with `auto` resolved here."""
+
+from __future__ import annotations
+
+from bench.spec.cells import Cell, suite_cells
+from bench.spec.suite import Suite
+from bench.training.devices import resolve_device
+
+
+def machine_cells(suite: Suite) -> list[Cell]:
+    """`suite_cells`, with the device `auto` stands for on this machine."""
+    auto = resolve_device("auto").type if "auto" in suite.devices else None
+    return suite_cells(suite, auto)
