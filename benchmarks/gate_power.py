@@ -45,7 +45,7 @@ import optuna
 import pandas as pd
 from scipy import stats as scipy_stats
 
-from bench.execution.prelude import open_cell_study, sampler_seed
+from bench.execution.prelude import open_stored_study, set_strategies
 from bench.execution.task import CellTask
 from bench.execution.trials import run_trial
 from bench.objectives.base import build_objective
@@ -54,7 +54,6 @@ from bench.results.export import build_tables
 from bench.spec.cells import Cell
 from bench.spec.suite import Strategy, Suite, load_suite
 from reports.gate.compare import GateSettings, compare, regressed, seed_metrics
-from strategies.registry import build_pruner, build_sampler
 
 ROOT = Path(__file__).resolve().parent.parent
 OFFSET = 1_000_000  # seeds of variant pools start here
@@ -89,10 +88,8 @@ def replay_cells(cells: list[Cell], target: float) -> pd.DataFrame:
     storage = optuna.storages.InMemoryStorage()
     for cell in cells:
         objective = build_objective(cell.objective, cell.device, cell.seed, None)
-        study = open_cell_study(CellTask(cell, "memory"), objective, storage)
-        study.sampler = build_sampler(cell.strategy.name, sampler_seed(cell.seed, 0),
-                                      objective.space, cell.strategy.options_dict())
-        study.pruner = build_pruner(cell.pruner.name, cell.pruner.options_dict())
+        study = open_stored_study(CellTask(cell, "memory"), objective, storage).study
+        set_strategies(study, cell, objective, 0, cell.strategy.options_dict())
         for _ in range(cell.trials):
             run_trial(study, objective)
     trials, _ = build_tables(storage)

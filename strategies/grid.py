@@ -1,4 +1,5 @@
-"""A grid derived from a search space: integers at their step, log-spaced points for log floats.
+"""Grid search: a grid derived from a search space (integers at their step, log-spaced points
+for log floats) and the grid sampler the harness runs it with.
 
 GridSampler's cost per trial grows with grid size times finished trials (over 200 ms per trial
 at 1,000 points), so grids larger than `MAX_GRID_POINTS` are refused.
@@ -7,9 +8,13 @@ at 1,000 points), so grids larger than `MAX_GRID_POINTS` are refused.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
+import optuna
+from optuna.trial import TrialState
 
+from bench.core.attrs import counts_toward_budget
 from bench.core.errors import BenchError
 from bench.core.spaces import CategoricalParam, FloatParam, IntParam, ParamValue, SearchSpace
 
@@ -61,3 +66,44 @@ def derive_grid(
             "strategy option `points` or raise `max_points` (each trial then costs more)"
         )
     return grid
+
+
+class AskTellGridSampler(optuna.samplers.GridSampler):
+    """GridSampler that leaves stopping to the caller and retries points whose trial did not
+    count.
+
+    Optuna's `after_trial` calls `study.stop()` when the grid runs out, which raises outside
+    `study.optimize`; the cell runner asks `held_points` before each ask instead. Optuna gives
+    trial k the k-th point of the shuffled grid, so a trial failed as stale (its process was
+    killed) would skip its point for good; here each new trial takes the first point that no
+    running or counted trial holds, so a resumed cell visits the points a clean run would.
+    """
+
+    @property
+    def size(self) -> int:
+        """How many points the grid has."""
+        return len(self._all_grids)
+
+    def held_points(self, study: optuna.Study, running: bool) -> set[int]:
+        """Grid ids held by trials that count toward the budget (and running ones if
+        `running`)."""
+        return {t.system_attrs["grid_id"]
+                for t in study._storage.get_all_trials(study._study_id, deepcopy=False)
+                if "grid_id" in t.system_attrs and
+                (counts_toward_budget(t) or (running and t.state == TrialState.RUNNING))}
+
+    def before_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        """Give the trial the first point not held by a running or counted trial."""
+        if "grid_id" in trial.system_attrs or "fixed_params" in trial.system_attrs:
+            return
+        held = self.held_points(study, running=True)
+        free = next((i for i in range(self.size) if i not in held), None)
+        if free is None:  # every point taken: Optuna's own rule (re-evaluate one)
+            super().before_trial(study, trial)
+            return
+        study._storage.set_trial_system_attr(trial._trial_id, "search_space", self._search_space)
+        study._storage.set_trial_system_attr(trial._trial_id, "grid_id", free)
+
+    def after_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial,
+                    state: optuna.trial.TrialState, values: Sequence[float] | None) -> None:
+        """Do nothing: exhaustion is checked before the next ask."""

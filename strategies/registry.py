@@ -12,33 +12,40 @@ import functools
 import importlib
 import inspect
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import optuna
 from optuna.pruners import BasePruner
 from optuna.samplers import BaseSampler
-from optuna.trial import TrialState
 
-from bench.core.attrs import counts_toward_budget
 from bench.core.errors import BenchError
 from bench.core.spaces import SearchSpace
-from strategies.grid import DEFAULT_FLOAT_POINTS, MAX_GRID_POINTS, derive_grid
+from strategies.grid import DEFAULT_FLOAT_POINTS, MAX_GRID_POINTS, AskTellGridSampler, derive_grid
 
 
 @dataclass(frozen=True)
 class SamplerEntry:
     """How to build one sampler from a cell's seed, the search space and options.
 
-    `keep_seed_on_resume` marks samplers whose seed fixes a sequence that the study walks by
-    trial or sample number (grid's shuffle, QMC's scrambling): a resumed cell rebuilds them
-    with the seed of its first session, or it would repeat points and skip others.
+    Attributes:
+        help: one line for `samplerbench list`.
+        build: `build(seed=..., space=..., **options)`.
+        optuna_class: the Optuna sampler class it builds (the trials table's `sampler`).
+        replay_trial_s: seconds per replayed trial on a 2-core CPU, for `run --dry-run`.
+        keep_seed_on_resume: the seed fixes a sequence that the study walks by trial or
+            sample number (grid's shuffle, QMC's scrambling): a resumed cell rebuilds it with
+            the seed of its first session, or it would repeat points and skip others.
+        constant_liar: takes `constant_liar`, which the harness turns on for parallel trials.
     """
 
     help: str
     build: Callable[..., BaseSampler]
+    optuna_class: str
+    replay_trial_s: float
     keep_seed_on_resume: bool = False
+    constant_liar: bool = False
 
 
 @dataclass(frozen=True)
@@ -47,47 +54,6 @@ class PrunerEntry:
 
     help: str
     build: Callable[..., BasePruner]
-
-
-class AskTellGridSampler(optuna.samplers.GridSampler):
-    """GridSampler that leaves stopping to the caller and retries points whose trial did not
-    count.
-
-    Optuna's `after_trial` calls `study.stop()` when the grid runs out, which raises outside
-    `study.optimize`; the cell runner asks `held_points` before each ask instead. Optuna gives
-    trial k the k-th point of the shuffled grid, so a trial failed as stale (its process was
-    killed) would skip its point for good; here each new trial takes the first point that no
-    running or counted trial holds, so a resumed cell visits the points a clean run would.
-    """
-
-    @property
-    def size(self) -> int:
-        """How many points the grid has."""
-        return len(self._all_grids)
-
-    def held_points(self, study: optuna.Study, running: bool) -> set[int]:
-        """Grid ids held by trials that count toward the budget (and running ones if
-        `running`)."""
-        return {t.system_attrs["grid_id"]
-                for t in study._storage.get_all_trials(study._study_id, deepcopy=False)
-                if "grid_id" in t.system_attrs and
-                (counts_toward_budget(t) or (running and t.state == TrialState.RUNNING))}
-
-    def before_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        """Give the trial the first point not held by a running or counted trial."""
-        if "grid_id" in trial.system_attrs or "fixed_params" in trial.system_attrs:
-            return
-        held = self.held_points(study, running=True)
-        free = next((i for i in range(self.size) if i not in held), None)
-        if free is None:  # every point taken: Optuna's own rule (re-evaluate one)
-            super().before_trial(study, trial)
-            return
-        study._storage.set_trial_system_attr(trial._trial_id, "search_space", self._search_space)
-        study._storage.set_trial_system_attr(trial._trial_id, "grid_id", free)
-
-    def after_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial,
-                    state: optuna.trial.TrialState, values: Sequence[float] | None) -> None:
-        """Do nothing: exhaustion is checked before the next ask."""
 
 
 def _grid(
@@ -129,18 +95,24 @@ def _gp(*, seed: int, space: SearchSpace, **options: Any) -> BaseSampler:
 
 SAMPLERS: dict[str, SamplerEntry] = {
     "grid": SamplerEntry("grid derived from the space, shuffled by the cell's seed "
-                         "(options: points, max_points)", _grid, keep_seed_on_resume=True),
-    "random": SamplerEntry("uniform random search", _random),
+                         "(options: points, max_points)", _grid, "GridSampler", 0.002,
+                         keep_seed_on_resume=True),
+    "random": SamplerEntry("uniform random search", _random, "RandomSampler", 0.0005),
     "tpe": SamplerEntry("Optuna's default TPE (options: TPESampler's, e.g. n_startup_trials)",
-                        _tpe),
+                        _tpe, "TPESampler", 0.01, constant_liar=True),
     "tpe-multivariate": SamplerEntry("TPE with multivariate (and group for conditional "
-                                     "spaces) on", _tpe_multivariate),
+                                     "spaces) on", _tpe_multivariate, "TPESampler", 0.015,
+                                     constant_liar=True),
     "qmc": SamplerEntry("scrambled Sobol quasi-Monte Carlo (options: qmc_type, scramble)", _qmc,
-                        keep_seed_on_resume=True),
-    "cmaes": SamplerEntry("CMA-ES (categoricals fall back to random)", _cmaes),
+                        "QMCSampler", 0.002, keep_seed_on_resume=True),
+    "cmaes": SamplerEntry("CMA-ES (categoricals fall back to random)", _cmaes, "CmaEsSampler",
+                          0.005),
     "gp": SamplerEntry("Gaussian-process Bayesian optimisation (options: n_startup_trials)",
-                       _gp),
+                       _gp, "GPSampler", 0.3),
 }
+
+# What an imported sampler (`package.module:factory`) is assumed to cost per replayed trial.
+IMPORTED_REPLAY_TRIAL_S = 0.01
 
 PRUNERS: dict[str, PrunerEntry] = {
     "none": PrunerEntry("no pruning", lambda: optuna.pruners.NopPruner()),
@@ -194,6 +166,21 @@ def _check_options(name: str, build: Callable[..., Any], options: Mapping[str, A
 def keeps_seed_on_resume(name: str) -> bool:
     """True when a resumed cell must rebuild sampler `name` with its first session's seed."""
     return name in SAMPLERS and SAMPLERS[name].keep_seed_on_resume
+
+
+def takes_constant_liar(name: str) -> bool:
+    """True when sampler `name` takes the `constant_liar` option."""
+    return name in SAMPLERS and SAMPLERS[name].constant_liar
+
+
+def sampler_class_name(name: str) -> str:
+    """The class a sampler name builds: Optuna's for registered ones, else the factory's name."""
+    return SAMPLERS[name].optuna_class if name in SAMPLERS else name.rsplit(":", 1)[-1]
+
+
+def replay_trial_seconds(name: str) -> float:
+    """Rough seconds per replayed trial of sampler `name` (for time estimates)."""
+    return SAMPLERS[name].replay_trial_s if name in SAMPLERS else IMPORTED_REPLAY_TRIAL_S
 
 
 def check_sampler(name: str) -> None:

@@ -16,12 +16,13 @@ from bench.core.attrs import counts_toward_budget
 from bench.core.errors import BenchError
 from bench.core.files import now_iso, write_json
 from bench.execution.executors import make_executor
+from bench.execution.plan import machine_cells
 from bench.execution.progress import SuiteProgress
 from bench.execution.task import CellResult, CellTask
 from bench.objectives.base import build_objective
 from bench.results.export import build_tables, write_tables
 from bench.results.schema import RUN_FILE, SCHEMA_VERSION
-from bench.spec.cells import Cell, suite_cells
+from bench.spec.cells import Cell
 from bench.spec.suite import Suite
 from bench.storage.backends import check_writable, open_storage
 from bench.storage.urls import check_writers, describe, resolve_storage_url
@@ -132,7 +133,7 @@ def run_suite(suite: Suite, options: RunOptions, stream: TextIO | None = None) -
         if created and not any(out.iterdir()):
             out.rmdir()  # leave no trace of a refused run
         raise
-    cells = suite_cells(suite)
+    cells = machine_cells(suite)
     info = run_info(suite, url, {"time_simulated": probe.time_simulated,
                                  "table": provenance.get("table"),
                                  "provenance": provenance, "created": now_iso()})

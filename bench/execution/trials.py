@@ -17,11 +17,12 @@ from bench.core.attrs import (
     TRIAL_ATTR,
 )
 from bench.objectives.base import Objective
-from bench.objectives.live import Outcome
+from bench.objectives.outcome import Outcome
 from bench.storage.heartbeats import trial_heartbeat
 
 
-def _best(study: optuna.Study) -> float | None:
+def best_value(study: optuna.Study) -> float | None:
+    """The best COMPLETE value of a study (it maximises), or None."""
     values = [t.value for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))]
     return max(values) if values else None  # type: ignore[type-var]
 
@@ -47,7 +48,7 @@ def run_trial(study: optuna.Study, objective: Objective,
             suggest_s = time.perf_counter() - t0
             outcome = objective.evaluate(trial, params)
         except BaseException as err:  # recorded on the trial, then raised again
-            _record_failure(study, trial, err)
+            record_failure(study, trial, err)
             raise
     finish_trial(study, trial, outcome, suggest_s, objective.time_simulated, held_attrs)
 
@@ -77,7 +78,7 @@ def finish_trial(study: optuna.Study, trial: optuna.Trial, outcome: Outcome, sug
         study.tell(trial, outcome.value)
 
 
-def _record_failure(study: optuna.Study, trial: optuna.Trial, err: BaseException) -> None:
+def record_failure(study: optuna.Study, trial: optuna.Trial, err: BaseException) -> None:
     """Fail a trial whose objective raised, with the reason; it does not count."""
     if isinstance(err, KeyboardInterrupt):
         reason = INTERRUPTED

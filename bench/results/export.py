@@ -11,7 +11,7 @@ import optuna
 import pandas as pd
 from optuna.storages import BaseStorage
 
-from bench.core.attrs import FAIL_REASON
+from bench.core.attrs import FAIL_REASON, STUDY_SPEC, STUDY_SUITE, STUDY_TIME_SIMULATED
 from bench.core.files import atomic_write
 from bench.results.schema import (
     PARAM_PREFIX,
@@ -21,15 +21,16 @@ from bench.results.schema import (
     TRIALS_COLUMNS,
     TRIALS_FILE,
 )
+from strategies.registry import sampler_class_name
 
 
 def _cell_labels(study: optuna.study.FrozenStudy) -> dict[str, Any] | None:
-    spec = study.user_attrs.get("samplerbench_spec")
+    spec = study.user_attrs.get(STUDY_SPEC)
     if spec is None:
         return None
     objective = spec["objective"]
     return {
-        "suite": study.user_attrs.get("samplerbench_suite", ""),
+        "suite": study.user_attrs.get(STUDY_SUITE, ""),
         "cell": study.study_name,
         "objective": objective["kind"],
         "dataset": objective["dataset"],
@@ -38,7 +39,7 @@ def _cell_labels(study: optuna.study.FrozenStudy) -> dict[str, Any] | None:
         "pruner": spec["pruner"]["label"],
         "seed": spec["seed"],
         "device": spec["device"],
-        "time_simulated": bool(study.user_attrs.get("samplerbench_time_simulated", False)),
+        "time_simulated": bool(study.user_attrs.get(STUDY_TIME_SIMULATED, False)),
     }
 
 
@@ -97,24 +98,12 @@ def study_rows(storage: BaseStorage, study: optuna.study.FrozenStudy, sampler: s
 
 
 def _sampler_names(studies: Iterable[optuna.study.FrozenStudy]) -> dict[str, str]:
-    from strategies.registry import SAMPLERS
-
     names = {}
     for s in studies:
-        spec = s.user_attrs.get("samplerbench_spec")
-        if spec is None:
-            continue
-        name = spec["strategy"]["name"]
-        names[s.study_name] = _SAMPLER_CLASS.get(name, name.rsplit(":", 1)[-1]
-                                                 if name not in SAMPLERS else name)
+        spec = s.user_attrs.get(STUDY_SPEC)
+        if spec is not None:
+            names[s.study_name] = sampler_class_name(spec["strategy"]["name"])
     return names
-
-
-_SAMPLER_CLASS = {
-    "grid": "GridSampler", "random": "RandomSampler", "tpe": "TPESampler",
-    "tpe-multivariate": "TPESampler", "qmc": "QMCSampler", "cmaes": "CmaEsSampler",
-    "gp": "GPSampler",
-}
 
 
 def build_tables(storage: BaseStorage, cells: Iterable[str] | None = None,
@@ -131,7 +120,7 @@ def build_tables(storage: BaseStorage, cells: Iterable[str] | None = None,
         wanted = set(cells)
         studies = [s for s in studies if s.study_name in wanted]
     if suite is not None:
-        studies = [s for s in studies if s.user_attrs.get("samplerbench_suite") == suite]
+        studies = [s for s in studies if s.user_attrs.get(STUDY_SUITE) == suite]
     samplers = _sampler_names(studies)
     trial_rows: list[dict[str, Any]] = []
     step_rows: list[dict[str, Any]] = []

@@ -29,7 +29,7 @@ from bench.core.attrs import FAIL_REASON, NON_FINITE, counts_toward_budget
 from bench.core.errors import BenchError
 from bench.core.spaces import SEED_SPACE, ParamValue
 from bench.execution.trials import run_trial
-from bench.objectives.live import Outcome
+from bench.objectives.outcome import Outcome
 from bench.results.schema import RUN_FILE, SCHEMA_VERSION, TRIALS_FILE, read_table
 from bench.storage.backends import open_storage
 from bench.storage.journal import JOURNAL_FILE
