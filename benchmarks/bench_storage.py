@@ -24,7 +24,7 @@ import optuna
 
 from bench.core.spaces import SEED_SPACE, ParamValue
 from bench.execution.trials import run_trial
-from bench.objectives.live import Outcome
+from bench.objectives.outcome import Outcome
 from bench.storage.backends import open_storage
 
 ROOT = Path(__file__).resolve().parent.parent

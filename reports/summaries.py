@@ -45,6 +45,8 @@ from reports.curves import (
     seed_quantiles,
 )
 
+DEFAULT_TARGET = 0.97  # the validation accuracy that counts as reaching the target
+
 
 def summarize_cells(curves: pd.DataFrame, *, target: float) -> pd.DataFrame:
     """One row per cell: final best, area, chosen configuration, target hits, costs.

@@ -32,7 +32,7 @@ from bench.core.errors import BenchError
 from bench.results.schema import TRIALS_FILE, read_run_info, read_table
 from reports.figures import make_figures
 from reports.render import html_page, markdown
-from reports.summaries import summarize_report
+from reports.summaries import DEFAULT_TARGET, summarize_report
 from reports.text import report_blocks
 
 REQUIRED = ("strategy", "pruner", "device", "seed", "trial", "state", "value", "duration_s",
@@ -90,7 +90,7 @@ def _check_trials(trials: pd.DataFrame, results: Path) -> None:
                          "`samplerbench run` before reporting")
 
 
-def write_report(results: Path, out: Path, *, target: float = 0.97,
+def write_report(results: Path, out: Path, *, target: float = DEFAULT_TARGET,
                  alpha: float = 0.05) -> Path:
     """Write the comparison report of a results folder.
 

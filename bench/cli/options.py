@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from bench.core.errors import BenchError
+from reports.gate.compare import DEFAULT_ALPHA, DEFAULT_TOLERANCES, GateSettings
+from reports.summaries import DEFAULT_TARGET
+
 
 def add_data_root(parser: argparse.ArgumentParser) -> None:
     """`--data-root`: where dataset files live (default $SAMPLERBENCH_DATA or the user cache)."""
@@ -31,3 +35,48 @@ def add_results(parser: argparse.ArgumentParser) -> None:
     """The positional RESULTS folder that `run` wrote."""
     parser.add_argument("results", type=Path, metavar="RESULTS",
                         help="results folder written by `samplerbench run`")
+
+
+def add_output(parser: argparse.ArgumentParser, help: str, default: Path | None = None,
+               metavar: str = "DIR") -> None:
+    """`-o/--output`: where a command writes (the same letter and name in every command)."""
+    parser.add_argument("-o", "--output", type=Path, default=default, metavar=metavar,
+                        help=help)
+
+
+def add_target(parser: argparse.ArgumentParser) -> None:
+    """`--target`: the validation accuracy that counts as reaching the target."""
+    parser.add_argument("--target", type=float, default=DEFAULT_TARGET,
+                        help="validation accuracy that counts as reaching the target, in "
+                             f"(0, 1] (default: {DEFAULT_TARGET})")
+
+
+def add_gate_options(parser: argparse.ArgumentParser) -> None:
+    """Options of the gate shared by `check` and `ci`: alpha, tolerances, summary file."""
+    parser.add_argument("--alpha", type=float, default=DEFAULT_ALPHA,
+                        help="family-wise significance level, Holm across every test "
+                             f"(default: {DEFAULT_ALPHA})")
+    parser.add_argument("--tolerance-final-best", type=float,
+                        default=DEFAULT_TOLERANCES["final_best"], metavar="POINTS",
+                        help="flag final best only when worse on average by more than this "
+                             "many accuracy points (default: "
+                             f"{DEFAULT_TOLERANCES['final_best']})")
+    parser.add_argument("--tolerance-area", type=float, default=DEFAULT_TOLERANCES["area"],
+                        metavar="POINTS",
+                        help="flag the curve area only when worse on average by more than "
+                             f"this (default: {DEFAULT_TOLERANCES['area']})")
+    parser.add_argument("--summary", type=Path, default=None, metavar="FILE",
+                        help="append the verdict as Markdown to FILE, e.g. "
+                             "$GITHUB_STEP_SUMMARY")
+
+
+def gate_settings(args: argparse.Namespace) -> GateSettings:
+    """The gate settings of the command line, validated."""
+    if not 0 < args.alpha < 1:
+        raise BenchError(f"--alpha must lie in (0, 1), got {args.alpha}")
+    for name in ("tolerance_final_best", "tolerance_area"):
+        if getattr(args, name) < 0:
+            raise BenchError(f"--{name.replace('_', '-')} must be >= 0, got "
+                             f"{getattr(args, name)}")
+    return GateSettings(args.alpha, {"final_best": args.tolerance_final_best,
+                                     "area": args.tolerance_area})

@@ -32,14 +32,13 @@ import pandas as pd
 
 from reports import stats
 from reports.curves import PAIR_KEYS, best_so_far
-from reports.summaries import summarize_cells
+from reports.summaries import DEFAULT_TARGET, summarize_cells
 
 METRICS: tuple[str, ...] = ("final_best", "area")
 SEED_COLUMNS: list[str] = [*PAIR_KEYS, "seed", "final_best", "area", "time_to_target_s",
                            "trials_to_target"]
 DEFAULT_ALPHA = 0.05
 DEFAULT_TOLERANCES: dict[str, float] = {"final_best": 0.0005, "area": 0.0005}
-DEFAULT_TARGET = 0.97
 VERDICTS = ("REGRESSED", "worse, within tolerance", "worse, not significant", "ok")
 
 

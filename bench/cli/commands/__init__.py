@@ -1,1 +1,1 @@
-"""bench/cli/commands"""
+"""One module per command: `HELP`, `add_arguments(parser)` and `run(args) -> int`."""

@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bench.cli.options import add_results
+from bench.cli.options import add_output, add_results, add_target
 from bench.core.errors import BenchError
 from bench.core.files import now_iso
 from bench.results.schema import TRIALS_FILE, read_run_info, read_table
 from reports.gate.baseline import make_baseline, write_baseline
-from reports.gate.compare import DEFAULT_TARGET, seed_metrics
+from reports.gate.compare import seed_metrics
 
 HELP = "write a baseline file (per-seed final best, curve area, time-to-target) from a run"
 
@@ -18,11 +18,9 @@ HELP = "write a baseline file (per-seed final best, curve area, time-to-target) 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `baseline`."""
     add_results(parser)
-    parser.add_argument("-o", "--output", type=Path, default=Path("baseline.json"),
-                        metavar="FILE", help="baseline file to write (default: baseline.json)")
-    parser.add_argument("--target", type=float, default=DEFAULT_TARGET,
-                        help="validation accuracy that counts as reaching the target, for "
-                             f"time-to-target (default: {DEFAULT_TARGET})")
+    add_output(parser, "baseline file to write (default: baseline.json)",
+               Path("baseline.json"), "FILE")
+    add_target(parser)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -8,48 +8,13 @@ pruner of the baseline missing from the results).
 from __future__ import annotations
 
 import argparse
-import sys
-from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
 
-import pandas as pd
-
-from bench.cli.options import add_results
-from bench.core.errors import BenchError
-from bench.core.files import atomic_write
-from bench.results.schema import TRIALS_FILE, read_run_info, read_table
-from reports.gate.baseline import Baseline, check_comparable, identity, read_baseline
-from reports.gate.compare import (
-    DEFAULT_ALPHA,
-    DEFAULT_TOLERANCES,
-    GateSettings,
-    compare,
-    missing_pairs,
-    regressed,
-    seed_metrics,
-)
+from bench.cli.options import add_gate_options, add_results, gate_settings
+from reports.gate.baseline import read_baseline
+from reports.gate.verdict import gate
 
 HELP = "test a results folder against a baseline: exit 0 pass, 1 regression, 2 incomparable"
-
-
-def add_gate_options(parser: argparse.ArgumentParser) -> None:
-    """Options of the gate shared by `check` and `ci`: alpha, tolerances, summary file."""
-    parser.add_argument("--alpha", type=float, default=DEFAULT_ALPHA,
-                        help="family-wise significance level, Holm across every test "
-                             f"(default: {DEFAULT_ALPHA})")
-    parser.add_argument("--tolerance-final-best", type=float,
-                        default=DEFAULT_TOLERANCES["final_best"], metavar="POINTS",
-                        help="flag final best only when worse on average by more than this "
-                             "many accuracy points (default: "
-                             f"{DEFAULT_TOLERANCES['final_best']})")
-    parser.add_argument("--tolerance-area", type=float, default=DEFAULT_TOLERANCES["area"],
-                        metavar="POINTS",
-                        help="flag the curve area only when worse on average by more than "
-                             f"this (default: {DEFAULT_TOLERANCES['area']})")
-    parser.add_argument("--summary", type=Path, default=None, metavar="FILE",
-                        help="append the verdict as Markdown to FILE, e.g. "
-                             "$GITHUB_STEP_SUMMARY")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -60,144 +25,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_gate_options(parser)
 
 
-def settings_from(args: argparse.Namespace) -> GateSettings:
-    """The gate settings of the command line, validated."""
-    if not 0 < args.alpha < 1:
-        raise BenchError(f"--alpha must lie in (0, 1), got {args.alpha}")
-    for name in ("tolerance_final_best", "tolerance_area"):
-        if getattr(args, name) < 0:
-            raise BenchError(f"--{name.replace('_', '-')} must be >= 0, got "
-                             f"{getattr(args, name)}")
-    return GateSettings(args.alpha, {"final_best": args.tolerance_final_best,
-                                     "area": args.tolerance_area})
-
-
-def _fmt(x: float, spec: str = ".4f") -> str:
-    return "-" if pd.isna(x) else format(x, spec)
-
-
-def _rows(table: pd.DataFrame) -> list[list[str]]:
-    return [[r.strategy, r.pruner, r.device, r.metric, f"{r.n_baseline}/{r.n_current}",
-             _fmt(r.baseline_mean), _fmt(r.current_mean), _fmt(r.shortfall, "+.4f"),
-             _fmt(r.tolerance), _fmt(r.a12, ".2f"), _fmt(r.p_holm, ".2g"), r.verdict]
-            for r in table.itertuples()]
-
-
-HEADER = ["strategy", "pruner", "device", "metric", "seeds b/c", "baseline", "current",
-          "shortfall", "tolerance", "A12", "p (Holm)", "verdict"]
-
-
-def format_text(table: pd.DataFrame) -> str:
-    """The verdict table as aligned plain text."""
-    rows = [HEADER, *_rows(table)]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(HEADER))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
-                     for r in rows)
-
-
-def verdict_line(table: pd.DataFrame, settings: GateSettings) -> str:
-    """One line: PASSED or REGRESSED, what was tested and how."""
-    how = (f"{len(table)} one-sided Mann-Whitney tests, Holm at alpha {settings.alpha:g}, "
-           f"tolerances final_best {settings.tolerance('final_best'):g}, area "
-           f"{settings.tolerance('area'):g}")
-    if not regressed(table):
-        return f"PASSED: no regression ({how})"
-    bad = table[table["regressed"]]
-    names = ", ".join(f"{r.strategy}/{r.pruner} {r.metric}" for r in bad.itertuples())
-    return f"REGRESSED: {names} ({how})"
-
-
-def format_markdown(table: pd.DataFrame, settings: GateSettings, notes: Sequence[str]) -> str:
-    """The verdict as GitHub-flavoured Markdown (a CI job summary)."""
-    status = "REGRESSED" if regressed(table) else "passed"
-    lines = [f"## samplerbench regression gate: {status}", "",
-             verdict_line(table, settings), "",
-             "A row regresses when the current run is worse than the baseline by a one-sided "
-             "Mann-Whitney U test (Holm-adjusted p <= alpha) and its mean shortfall exceeds "
-             "the tolerance.", "",
-             "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
-    for row in _rows(table):
-        if row[-1] == "REGRESSED":
-            row[-1] = "**REGRESSED**"
-        lines.append("| " + " | ".join(row) + " |")
-    lines += [""] + [f"- {n}" for n in notes]
-    return "\n".join(lines).rstrip() + "\n"
-
-
-def append_summary(path: Path, text: str) -> None:
-    """Append to `path` (GitHub's step summary appends), writing a whole new file atomically."""
-    if not path.parent.is_dir():
-        raise BenchError(f"cannot write summary {path}: folder {path.parent} does not exist")
-    before = path.read_text(encoding="utf-8") if path.is_file() else ""
-    sep = "\n" if before and not before.endswith("\n\n") else ""
-    atomic_write(path, lambda p: p.write_text(before + sep + text, encoding="utf-8"))
-
-
-def gate(baseline: Baseline, results: Path, settings: GateSettings,
-         summary: Path | None = None, stream: TextIO | None = None) -> int:
-    """Compare a results folder with a baseline, print the verdict, return the exit status.
-
-    Raises:
-        BenchError: (exit 2) the runs cannot be compared or the results lack a pair.
-    """
-    out = stream or sys.stdout
-    info = read_run_info(results)
-    check_comparable(baseline.identity(), identity(info["suite"], info.get("table")))
-    trials = read_table(results, TRIALS_FILE)
-    current = seed_metrics(trials, target=baseline.target)
-    missing = missing_pairs(baseline.seeds, current)
-    if missing:
-        names = ", ".join(f"{s}/{p} on {d}" for s, p, d in missing)
-        raise BenchError(f"results {results} lack {names}, which the baseline has: an "
-                         "untested strategy is not a pass; run the baseline's suite "
-                         "(strategies and pruners) or regenerate the baseline")
-    table = compare(baseline.seeds, current, settings)
-    notes = _notes(baseline, info, current, table)
-    short = _short_cells(trials, int(info["suite"]["trials"]))
-    if short:
-        notes.append(f"{short} cells ran fewer trials than the budget (unfinished, or a grid "
-                     "ran out): their metrics are over fewer trials")
-    print(f"baseline {baseline.path} (suite {baseline.doc['suite'].get('name')!r}, optuna "
-          f"{baseline.doc.get('versions', {}).get('optuna', '?')}) vs results {results} "
-          f"(optuna {info.get('machine', {}).get('versions', {}).get('optuna', '?')})",
-          file=out)
-    print(format_text(table), file=out)
-    for note in notes:
-        print(f"note: {note}", file=out)
-    print(verdict_line(table, settings), file=out)
-    if summary is not None:
-        append_summary(summary, format_markdown(table, settings, notes))
-    return 1 if regressed(table) else 0
-
-
-def _short_cells(trials: pd.DataFrame, budget: int) -> int:
-    sizes = trials.groupby(["strategy", "pruner", "device", "seed"], observed=True).size()
-    return int((sizes < budget).sum())
-
-
-def _notes(baseline: Baseline, info: dict[str, object], current: pd.DataFrame,
-           table: pd.DataFrame) -> list[str]:
-    notes = []
-    extra = sorted(set(current[["strategy", "pruner", "device"]].itertuples(
-        index=False, name=None)) - set(baseline.seeds[["strategy", "pruner", "device"]]
-                                       .itertuples(index=False, name=None)))
-    if extra:
-        notes.append("not in the baseline, not checked: " +
-                     ", ".join(f"{s}/{p} on {d}" for s, p, d in extra))
-    unreachable = table[~table["reachable"]]
-    if len(unreachable):
-        notes.append(f"{len(unreachable)} rows have too few seeds to reach the Holm "
-                     "threshold at all; they cannot be flagged (add seeds)")
-    suite = info.get("suite")
-    here = suite.get("hash") if isinstance(suite, dict) else None
-    if here != baseline.doc["suite"].get("hash"):
-        notes.append(f"suite hash {here} differs from the baseline's "
-                     f"{baseline.doc['suite'].get('hash')} (strategy options or seeds "
-                     "changed); pairs are matched by label")
-    return notes
-
-
 def run(args: argparse.Namespace) -> int:
     """Run the gate on a results folder."""
-    settings = settings_from(args)
-    return gate(read_baseline(args.baseline), args.results, settings, args.summary)
+    return gate(read_baseline(args.baseline), args.results, gate_settings(args), args.summary)

@@ -14,13 +14,14 @@ import tempfile
 from importlib import resources
 from pathlib import Path
 
-from bench.cli.commands.check import add_gate_options, gate, settings_from
+from bench.cli.options import add_gate_options, add_output, gate_settings
 from bench.core.errors import BenchError
 from bench.execution.run_suite import RunOptions, run_suite
 from bench.objectives.table import load_curves, shipped_table_path
 from bench.spec.suite import Suite, load_suite
 from reports.gate.baseline import Baseline, check_comparable, identity, read_baseline
 from reports.gate.compare import GateSettings
+from reports.gate.verdict import gate
 
 HELP = "run the CI suite on the shipped table and check it against the committed baseline"
 DEFAULT_SUITE = "ci"
@@ -38,9 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"replay suite file or shipped name (default: {DEFAULT_SUITE})")
     parser.add_argument("--baseline", type=Path, default=None, metavar="FILE",
                         help=f"baseline file (default: the committed bench/data/{BASELINE_FILE})")
-    parser.add_argument("-o", "--output", type=Path, default=None, metavar="DIR",
-                        help="keep the run's results in DIR, which must not exist or be "
-                             "empty (default: a temporary folder, removed afterwards)")
+    add_output(parser, "keep the run's results in DIR, which must not exist or be empty "
+                       "(default: a temporary folder, removed afterwards)")
     parser.add_argument("--workers", type=int, default=None,
                         help="run the cells on this many worker processes (default: the "
                              "suite's executor; results do not depend on it)")
@@ -61,7 +61,7 @@ def table_of(suite: Suite) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     """Check inputs, run the suite in a fresh folder, gate it."""
-    settings = settings_from(args)
+    settings = gate_settings(args)
     if args.workers is not None and args.workers < 1:
         raise BenchError(f"--workers must be at least 1, got {args.workers}")
     suite = load_suite(args.suite)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from pathlib import Path
 
-from bench.cli.options import add_results
+from bench.cli.options import add_output, add_results, add_target
 from reports.text import LOG
 from reports.writer import write_report
 
@@ -17,18 +16,15 @@ HELP = "compare strategies and pruners of a results folder: tables, figures, tes
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `report`."""
     add_results(parser)
-    parser.add_argument("-o", "--out", type=Path, default=None, metavar="OUT",
-                        help="output folder (default: RESULTS/report)")
-    parser.add_argument("--target", type=float, default=0.97,
-                        help="validation accuracy that counts as reaching the target, "
-                             "in (0, 1] (default: 0.97)")
+    add_output(parser, "output folder (default: RESULTS/report)")
+    add_target(parser)
     parser.add_argument("--alpha", type=float, default=0.05,
                         help="significance level of the pairwise tests (default: 0.05)")
 
 
 def run(args: argparse.Namespace) -> int:
     """Write the report, print where it is, and repeat its warnings on stderr."""
-    out = args.out if args.out is not None else args.results / "report"
+    out = args.output if args.output is not None else args.results / "report"
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("samplerbench report: warning: %(message)s"))
     LOG.addHandler(handler)

@@ -6,9 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from bench.cli.options import add_data_root
+from bench.cli.options import add_data_root, add_output, add_target
+from bench.execution.plan import machine_cells
 from bench.execution.run_suite import RunOptions, RunSummary, apply_options, run_suite
-from bench.spec.cells import suite_cells
 from bench.spec.estimate import estimate_seconds
 from bench.spec.suite import load_suite
 
@@ -20,8 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `run`."""
     parser.add_argument("suite", nargs="?", default=DEFAULT_SUITE,
                         help=f"suite file (TOML) or shipped suite name (default: {DEFAULT_SUITE})")
-    parser.add_argument("-o", "--output", type=Path, default=None,
-                        help="results folder (default: results/<suite name>)")
+    add_output(parser, "results folder (default: results/<suite name>)")
     parser.add_argument("--storage", default=None,
                         help="Optuna storage URL (default: the suite's; journal file in the "
                              "results folder)")
@@ -34,8 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="print the cells and a time estimate, run nothing")
     parser.add_argument("--no-report", action="store_true",
                         help="stop after exporting the tables")
-    parser.add_argument("--target", type=float, default=0.97,
-                        help="accuracy target for the report (default: 0.97)")
+    add_target(parser)
     add_data_root(parser)
 
 
@@ -48,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     """Run the suite; exit 1 when any cell failed."""
     suite = apply_options(load_suite(args.suite), _options(args))
     if args.dry_run:
-        cells = suite_cells(suite)
+        cells = machine_cells(suite)
         for c in cells:
             print(f"{c.name}\t{c.strategy.key}\t{c.pruner.key}\tseed {c.seed}\t{c.device}\t"
                   f"{c.trials} trials")

@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from bench.cli.options import add_data_root, add_dataset, add_device
+from bench.cli.options import add_data_root, add_dataset, add_device, add_output
 from bench.core.errors import BenchError
 from bench.objectives.tabulate import TabulationGrid, tabulate
 
@@ -19,9 +19,9 @@ HELP = "train every grid point (learning rate x hidden size x replicate) and wri
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `tabulate`."""
     d = TabulationGrid()
-    parser.add_argument("-o", "--output", type=Path, default=Path("mnist-table.parquet"),
-                        help="table file to write (default: mnist-table.parquet); an "
-                             "interrupted run resumes from <file>.partial.jsonl")
+    add_output(parser, "table file to write (default: mnist-table.parquet); an interrupted "
+                       "run resumes from <file>.partial.jsonl", Path("mnist-table.parquet"),
+               "FILE")
     add_dataset(parser)
     add_device(parser)
     add_data_root(parser)
