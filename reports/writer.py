@@ -20,8 +20,6 @@ nothing else is configured.
 from __future__ import annotations
 
 import io
-import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +27,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from bench.core.errors import BenchError
+from bench.core.files import atomic_write
 from bench.results.schema import TRIALS_FILE, read_run_info, read_table
 from reports.figures import make_figures
 from reports.render import html_page, markdown
@@ -39,17 +38,8 @@ REQUIRED = ("strategy", "pruner", "device", "seed", "trial", "state", "value", "
             "objective_s", "sampler_s", "epochs_completed", "test_accuracy")
 
 
-def _replace(path: Path, write: Callable[[Path], object]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def _write_bytes(path: Path, data: bytes) -> None:
-    _replace(path, lambda p: p.write_bytes(data))
+    atomic_write(path, lambda p: p.write_bytes(data))
 
 
 def _write_table(folder: Path, name: str, frame: pd.DataFrame) -> None:
@@ -59,8 +49,8 @@ def _write_table(folder: Path, name: str, frame: pd.DataFrame) -> None:
     def parquet(path: Path) -> None:
         frame.to_parquet(path, index=False)
 
-    _replace(folder / f"{name}.csv", csv)
-    _replace(folder / f"{name}.parquet", parquet)
+    atomic_write(folder / f"{name}.csv", csv)
+    atomic_write(folder / f"{name}.parquet", parquet)
 
 
 def _figure_bytes(fig: Figure, fmt: str) -> bytes:

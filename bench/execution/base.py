@@ -27,8 +27,8 @@ def run_cell_safely(task: CellTask, on_event: EventSink) -> CellResult:
     try:
         return run_cell(task, on_event)
     except BenchError as err:
-        return CellResult(task.cell.name, 0, 0, None, 0.0, str(err))
+        return CellResult.failed(task.cell.name, str(err))
     except Exception as err:  # a bug or crash in one cell must not stop the others
         where = traceback.extract_tb(err.__traceback__)[-1]
         line = f"{type(err).__name__}: {err} (at {where.filename}:{where.lineno})"
-        return CellResult(task.cell.name, 0, 0, None, 0.0, line)
+        return CellResult.failed(task.cell.name, line)

@@ -136,7 +136,7 @@ def _result(fut: Future, task: CellTask, retries: int) -> CellResult:
     else:
         first = str(err).splitlines()[0] if str(err) else ""
         line = f"{type(err).__name__}: {first}".rstrip(": ")
-    return CellResult(task.cell.name, 0, 0, None, 0.0, line)
+    return CellResult.failed(task.cell.name, line)
 
 
 class _Relay:

@@ -26,10 +26,6 @@ class SerialExecutor:
         return [run_cell_safely(t, on_event) for t in tasks]
 
 
-def _queue_sink(q: queue.Queue[CellEvent | None]) -> EventSink:
-    return q.put
-
-
 def _worker(task: CellTask, q: queue.Queue[CellEvent | None]) -> CellResult:
     return run_cell_safely(task, q.put)
 
@@ -71,8 +67,8 @@ class ProcessExecutor:
                     try:
                         results[task.cell.name] = fut.result()
                     except Exception as err:  # the worker process died
-                        results[task.cell.name] = CellResult(
-                            task.cell.name, 0, 0, None, 0.0, f"worker died: {err}")
+                        results[task.cell.name] = CellResult.failed(task.cell.name,
+                                                                    f"worker died: {err}")
             q.put(None)
             relay.join()
         return [results[t.cell.name] for t in tasks]

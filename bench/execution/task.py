@@ -40,3 +40,8 @@ class CellResult:
     best: float | None
     seconds: float
     error: str | None = None
+
+    @classmethod
+    def failed(cls, cell: str, error: str) -> CellResult:
+        """A cell that ran nothing countable and ended with `error` (one line)."""
+        return cls(cell, done=0, ran=0, best=None, seconds=0.0, error=error)

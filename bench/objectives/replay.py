@@ -1,10 +1,10 @@
 """The replay objective (`mnist-table`): the live objective's recorded curves, looked up.
 
 A suggested learning rate snaps to the nearest tabulated one in log space (recorded as
-`learning_rate_snapped`), a replicate is drawn from the trial's own seeded generator, and the
-recorded validation curve is reported step by step, so pruners act exactly as they would
-live. Wall time is simulated: the recorded seconds of the steps consumed plus the sampler's
-real time.
+`learning_rate_snapped`), trial k replays the k-th replicate of one stream per cell, seeded by
+the cell's seed (`numpy.random.default_rng(study_seed)`), and the recorded validation curve is
+reported step by step, so pruners act exactly as they would live. Wall time is simulated: the
+recorded seconds of the steps consumed plus the sampler's real time.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ class ReplayObjective:
         curves: the table.
         spec: the suite's objective settings (epochs, reports_per_epoch, ...).
         space: the search space (learning_rate and hidden_size).
-        study_seed: with the trial number, seeds the replicate choice.
+        study_seed: seeds the cell's replicate stream (trial k takes its k-th draw).
         path: where the table came from, for provenance.
     """
 

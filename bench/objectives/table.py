@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from bench.core.errors import BenchError
+from bench.core.files import atomic_write
 
 TABLE_SCHEMA_VERSION = 1
 META_KEY = b"samplerbench"
@@ -40,9 +41,7 @@ def write_table(df: pd.DataFrame, meta: dict[str, Any], path: Path) -> None:
     meta = {**meta, "schema_version": TABLE_SCHEMA_VERSION}
     table = table.replace_schema_metadata({**(table.schema.metadata or {}),
                                            META_KEY: json.dumps(meta).encode()})
-    tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(table, tmp, compression="zstd")
-    tmp.replace(path)
+    atomic_write(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
 
 
 @dataclass(frozen=True)
