@@ -13,7 +13,7 @@ from optuna.storages import BaseStorage, JournalStorage, RDBStorage
 from bench.core.errors import BenchError
 from bench.storage.heartbeats import heartbeat_interval
 from bench.storage.journal import JournalFile, repair_journal_tail
-from bench.storage.urls import _engine_kwargs, describe, driver_url, is_sqlite
+from bench.storage.urls import describe, driver_url, engine_kwargs, is_sqlite
 
 
 def open_storage(url: str, heartbeat: bool = False) -> BaseStorage:
@@ -65,7 +65,7 @@ def _open_storage(url: str, heartbeat: bool) -> BaseStorage:
     try:
         with warnings.catch_warnings():  # heartbeat_interval is marked experimental
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return RDBStorage(driver_url(url), engine_kwargs=_engine_kwargs(url), **kwargs)
+            return RDBStorage(driver_url(url), engine_kwargs=engine_kwargs(url), **kwargs)
     except (optuna.exceptions.StorageInternalError, sqlalchemy.exc.SQLAlchemyError, ImportError,
             ValueError) as err:
         reason = str(err).splitlines()[0][:200]

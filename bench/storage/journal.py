@@ -26,7 +26,7 @@ JOURNAL_LOCK_GRACE_S = 5
 _ENCODE = json.JSONEncoder(separators=(",", ":")).encode  # one encoder for every record
 
 
-def _journal_file(storage: BaseStorage) -> JournalFile | None:
+def journal_file_of(storage: BaseStorage) -> JournalFile | None:
     """The storage's journal file when it is one of samplerbench's (`open_storage`)."""
     backend = getattr(storage, "_backend", None)
     return backend if isinstance(backend, JournalFile) else None

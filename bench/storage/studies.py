@@ -15,7 +15,7 @@ from optuna.storages import BaseStorage
 from optuna.storages.journal._storage import JournalOperation
 
 from bench.core.errors import BenchError
-from bench.storage.journal import _journal_file
+from bench.storage.journal import journal_file_of
 from bench.storage.journal_index import JournalIndex
 
 
@@ -24,7 +24,7 @@ def stored_study_attrs(storage: BaseStorage, name: str) -> dict[str, Any] | None
 
     A journal file answers from its study index, without replaying trials.
     """
-    journal = _journal_file(storage)
+    journal = journal_file_of(storage)
     if journal is not None:
         return journal.index.study_attrs(name)
     try:
@@ -35,7 +35,7 @@ def stored_study_attrs(storage: BaseStorage, name: str) -> dict[str, Any] | None
 
 def delete_stored_study(storage: BaseStorage, name: str) -> None:
     """Delete the stored study `name`, if there is one."""
-    journal = _journal_file(storage)
+    journal = journal_file_of(storage)
     if journal is not None:
         worker_id = storage._replay_result.worker_id  # type: ignore[attr-defined]
         journal.append_indexed(lambda index: [] if name not in index.ids else [
@@ -65,7 +65,7 @@ def copy_finished_study(study: optuna.Study, storage: BaseStorage,
     final = dict(final_attrs or {})
     extra = trial_attrs or {}
     trials = [_with_user_attrs(t, extra.get(t.number)) for t in study.get_trials(deepcopy=False)]
-    journal = _journal_file(storage)
+    journal = journal_file_of(storage)
     if journal is None:  # as optuna.copy_study, with the trials' added attributes
         target = optuna.create_study(study_name=study.study_name, storage=storage,
                                      directions=study.directions)

@@ -59,7 +59,9 @@ def driver_url(url: str) -> str:
     return url
 
 
-def _engine_kwargs(url: str) -> dict[str, object]:
+def engine_kwargs(url: str) -> dict[str, object]:
+    """SQLAlchemy engine options: PostgreSQL gives up connecting after 5 s and checks pooled
+    connections before use; SQLite waits up to 30 s for a lock."""
     if url.startswith("postgresql"):
         return {"connect_args": {"connect_timeout": 5}, "pool_pre_ping": True}
     if is_sqlite(url):
