@@ -6,25 +6,26 @@ trials on one device, TPE planted 2 points and CMA-ES 1 point above random searc
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
+import sys
 from pathlib import Path
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+if str(ROOT) not in sys.path:  # `tests.helpers` imports from the checkout's root
+    sys.path.insert(0, str(ROOT))
 PAIRS = [(s, p) for s in ("random", "tpe", "cmaes") for p in ("none", "median")]
 EFFECT = {**{("tpe", p): 0.02 for p in ("none", "median")},
           **{("cmaes", p): 0.01 for p in ("none", "median")}}
 
 
 def main() -> None:
-    """Write the golden folder from the test synthesiser in `conftest.py`."""
-    spec = importlib.util.spec_from_file_location("reports_synth", HERE / "conftest.py")
-    assert spec is not None and spec.loader is not None
-    synth = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(synth)
+    """Write the golden folder with the tests' synthesiser (tests/helpers/results.py)."""
+    from tests.helpers.results import make_results
+
     golden = HERE / "golden"
     shutil.rmtree(golden, ignore_errors=True)
-    synth.make_results(golden, pairs=PAIRS, seeds=5, trials=12, effect=EFFECT, rng_seed=2026)
+    make_results(golden, pairs=PAIRS, seeds=5, trials=12, effect=EFFECT, rng_seed=2026)
     print(f"wrote {golden}")
 
 

@@ -40,7 +40,8 @@ FAST_START: dict[str, dict[str, Any]] = {
     "gp": {"n_startup_trials": 2},
 }
 SOME_PRUNERS = ("none", "median")
-FACTORIES = Path(__file__).with_name("custom_factories.py")
+# A user's module on the path, named by import path (the checkout's root is on sys.path).
+FACTORIES = "tests.helpers.factories"
 
 
 @pytest.fixture(autouse=True)
@@ -238,33 +239,25 @@ def test_unknown_names_list_the_registered_ones() -> None:
     assert all(name in str(err.value) for name in PRUNERS)
 
 
-@pytest.fixture
-def factories(monkeypatch: pytest.MonkeyPatch) -> str:
-    """Make `custom_factories` importable, as a user's module on the path would be."""
-    monkeypatch.syspath_prepend(str(FACTORIES.parent))
-    return FACTORIES.stem
-
-
-def test_custom_sampler_and_pruner_by_import_path_run_a_cell(tmp_path: Path,
-                                                             factories: str) -> None:
-    sampler = Strategy(f"{factories}:make_sampler", (("startup", 3),))
-    pruner = Strategy(f"{factories}:make_pruner", (("warmup", 2),))
+def test_custom_sampler_and_pruner_by_import_path_run_a_cell(tmp_path: Path) -> None:
+    sampler = Strategy(f"{FACTORIES}:make_sampler", (("startup", 3),))
+    pruner = Strategy(f"{FACTORIES}:make_pruner", (("warmup", 2),))
     result, study = run_digits_cell(tmp_path, sampler, pruner)
     assert result.error is None
     assert result.done == BUDGET
     _assert_sane(study, BUDGET, pruning=True)
 
 
-def test_custom_factory_problems_are_one_line_errors(factories: str) -> None:
+def test_custom_factory_problems_are_one_line_errors() -> None:
     with pytest.raises(BenchError, match="returned dict, not an Optuna sampler"):
-        build_sampler(f"{factories}:make_not_a_sampler", 0, SEED_SPACE)
+        build_sampler(f"{FACTORIES}:make_not_a_sampler", 0, SEED_SPACE)
     with pytest.raises(BenchError, match="returned RandomSampler, not an Optuna pruner"):
-        build_pruner(f"{factories}:make_not_a_pruner")
+        build_pruner(f"{FACTORIES}:make_not_a_pruner")
     with pytest.raises(BenchError, match="has no callable 'NOT_CALLABLE'"):
-        build_sampler(f"{factories}:NOT_CALLABLE", 0, SEED_SPACE)
+        build_sampler(f"{FACTORIES}:NOT_CALLABLE", 0, SEED_SPACE)
     with pytest.raises(BenchError, match="has no callable 'missing'"):
-        build_sampler(f"{factories}:missing", 0, SEED_SPACE)
+        build_sampler(f"{FACTORIES}:missing", 0, SEED_SPACE)
     with pytest.raises(BenchError, match="cannot import 'no_such_module_xyz'"):
         build_sampler("no_such_module_xyz:make", 0, SEED_SPACE)
     with pytest.raises(BenchError, match="valid options: startup"):
-        build_sampler(f"{factories}:make_sampler", 0, SEED_SPACE, {"warmup": 1})
+        build_sampler(f"{FACTORIES}:make_sampler", 0, SEED_SPACE, {"warmup": 1})

@@ -5,7 +5,6 @@ from __future__ import annotations
 import optuna
 import pytest
 import torch
-from digits_suite import cli, one_torch_thread
 
 from bench.core.errors import BenchError
 from bench.core.spaces import CONDITIONAL_SPACE
@@ -13,6 +12,7 @@ from bench.datasets.load import load_dataset
 from bench.objectives.live import LiveObjective, network_config
 from bench.spec.objective import ObjectiveSpec, TrainSettings
 from bench.training.loop import NetworkConfig, train, trial_seed
+from tests.helpers.suites import cli, one_torch_thread
 
 CPU = torch.device("cpu")
 

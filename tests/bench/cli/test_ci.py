@@ -6,20 +6,22 @@ same shape on the digits table, with baselines made by `run` + `baseline` as the
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
-from digits_suite import cli, write_suite
 
 from bench.cli.commands.ci import default_baseline
+from bench.execution import cell_runner
+from bench.objectives.base import Objective
 from bench.objectives.table import load_curves, shipped_table_path
+from bench.spec.cells import Cell
 from bench.spec.suite import load_suite
 from reports.gate.baseline import check_comparable, identity, read_baseline
+from tests.helpers.paths import DIGITS_TABLE
+from tests.helpers.suites import cli, digits_suite_data, write_suite
 
-TABLE = Path(__file__).resolve().parent.parent / "fixtures" / "digits-table.parquet"
-REPLAY = {"kind": "mnist-table", "dataset": "digits", "table": str(TABLE), "epochs": 2,
-          "reports_per_epoch": 2}
+REPLAY = {"kind": "mnist-table", "dataset": "digits", "table": str(DIGITS_TABLE),
+          "epochs": 2, "reports_per_epoch": 2}
 
 
 def ci_suite(path: Path, objective: dict[str, object] | None = None, **top: object) -> Path:
@@ -27,7 +29,7 @@ def ci_suite(path: Path, objective: dict[str, object] | None = None, **top: obje
     settings: dict[str, object] = {"name": "ci-test", "trials": 12, "seeds": 6,
                                    "strategies": ["random", "tpe"], "pruners": ["none"]}
     settings.update(top)
-    return write_suite(path, {**REPLAY, **(objective or {})}, **settings)
+    return write_suite(path, digits_suite_data({**REPLAY, **(objective or {})}, **settings))
 
 
 @pytest.fixture(name="baseline", scope="module")
@@ -42,14 +44,29 @@ def _baseline(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return suite, root / "baseline.json"
 
 
-def test_ci_passes_unchanged_code_and_writes_the_summary(baseline, tmp_path, capsys) -> None:
+@pytest.fixture
+def cell_kinds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The kind (serial, threads, batched or replay) of each cell run in this process."""
+    kinds: list[str] = []
+    pick = cell_runner.cell_kind
+
+    def recorded(cell: Cell, objective: Objective) -> str:
+        kinds.append(pick(cell, objective))
+        return kinds[-1]
+
+    monkeypatch.setattr(cell_runner, "cell_kind", recorded)
+    return kinds
+
+
+def test_ci_passes_unchanged_code_and_writes_the_summary(baseline, tmp_path, capsys,
+                                                         cell_kinds) -> None:
     suite, base = baseline
     summary = tmp_path / "summary.md"
-    start = time.perf_counter()
     code, out, err = cli(capsys, "ci", "--suite", suite, "--baseline", base,
                          "--summary", summary)
     assert code == 0, err
-    assert time.perf_counter() - start < 60
+    # Fast because nothing trains: every one of the 2 x 6 cells replays the table, here.
+    assert cell_kinds == ["replay"] * 12
     assert "PASSED: no regression" in out
     # Replay is deterministic and the seeds are the baseline's: an exact reproduction.
     assert out.count("+0.0000") == 4
@@ -94,7 +111,8 @@ def test_ci_refuses_bad_inputs_before_running(baseline, tmp_path, capsys, case, 
     elif case == "other_suite":
         suite = ci_suite(tmp_path / "s.toml", trials=10)
     elif case == "live":
-        suite = write_suite(tmp_path / "s.toml", {"kind": "mnist", "dataset": "digits"})
+        suite = write_suite(tmp_path / "s.toml",
+                            digits_suite_data({"kind": "mnist", "dataset": "digits"}))
     out_dir = tmp_path / "out"
     code, out, err = cli(capsys, "ci", "--suite", suite, "--baseline", base, "-o", out_dir)
     assert code == 2 and out == ""

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import socket
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from bench.spec.cells import suite_cells
 from bench.spec.suite import parse_suite
 from bench.storage.backends import open_storage
 from bench.storage.urls import resolve_storage_url
+from tests.helpers.suites import tiny_suite_data
 
 
 class DyingSampler(optuna.samplers.RandomSampler):
@@ -44,8 +44,11 @@ class DyingSampler(optuna.samplers.RandomSampler):
 
 def dying(*, seed: int, space: object, marker: str = "", always: bool = False
           ) -> optuna.samplers.BaseSampler:
-    """Registry factory (`test_dask_executor:dying`)."""
+    """Registry factory (`DYING`)."""
     return DyingSampler(seed, marker, always)
+
+
+DYING = f"{__name__}:dying"  # tests.scenarios.test_dask:dying, imported by the dask workers
 
 
 def _tasks(data: dict[str, Any], url: str) -> list[CellTask]:
@@ -61,9 +64,8 @@ def _values(url: str) -> dict[tuple[str, int], float]:
 
 
 @pytest.mark.slow
-def test_dask_results_equal_the_serial_run_and_progress_is_relayed(
-        tiny_suite: Callable[..., dict[str, Any]], tmp_path: Path) -> None:
-    data = tiny_suite(seeds=2, strategies=["random", "tpe"], trials=3)
+def test_dask_results_equal_the_serial_run_and_progress_is_relayed(tmp_path: Path) -> None:
+    data = tiny_suite_data(seeds=2, strategies=["random", "tpe"], trials=3)
     (tmp_path / "dask").mkdir()
     (tmp_path / "serial").mkdir()
     dask_url = resolve_storage_url("journal", tmp_path / "dask")
@@ -80,11 +82,10 @@ def test_dask_results_equal_the_serial_run_and_progress_is_relayed(
 
 
 @pytest.mark.slow
-def test_a_killed_worker_is_replaced_and_its_cell_resumes(
-        tiny_suite: Callable[..., dict[str, Any]], tmp_path: Path) -> None:
+def test_a_killed_worker_is_replaced_and_its_cell_resumes(tmp_path: Path) -> None:
     marker = tmp_path / "killed-once"
-    data = tiny_suite(trials=4, seeds=2, strategies=[
-        {"name": "test_dask_executor:dying", "options": {"marker": str(marker)}}])
+    data = tiny_suite_data(trials=4, seeds=2, strategies=[
+        {"name": DYING, "options": {"marker": str(marker)}}])
     url = resolve_storage_url("journal", tmp_path)
     events: list[CellEvent] = []
     results = DaskExecutor(2, retries=2).run(_tasks(data, url), events.append)
@@ -103,11 +104,10 @@ def test_a_killed_worker_is_replaced_and_its_cell_resumes(
 
 @pytest.mark.slow
 def test_a_cell_that_keeps_killing_its_workers_is_reported_and_the_others_finish(
-        tiny_suite: Callable[..., dict[str, Any]], tmp_path: Path) -> None:
+        tmp_path: Path) -> None:
     marker = tmp_path / "marker"
-    data = tiny_suite(trials=2, strategies=[
-        "random", {"name": "test_dask_executor:dying",
-                   "options": {"marker": str(marker), "always": True}}])
+    data = tiny_suite_data(trials=2, strategies=[
+        "random", {"name": DYING, "options": {"marker": str(marker), "always": True}}])
     url = resolve_storage_url("journal", tmp_path)
     results = DaskExecutor(2, retries=1).run(_tasks(data, url), lambda _e: None)
     good, bad = results
@@ -117,18 +117,17 @@ def test_a_cell_that_keeps_killing_its_workers_is_reported_and_the_others_finish
     assert "\n" not in bad.error
 
 
-def test_a_remote_scheduler_refuses_a_storage_file_of_this_machine(
-        tiny_suite: Callable[..., dict[str, Any]], tmp_path: Path) -> None:
-    tasks = _tasks(tiny_suite(), resolve_storage_url("journal", tmp_path))
+def test_a_remote_scheduler_refuses_a_storage_file_of_this_machine(tmp_path: Path) -> None:
+    tasks = _tasks(tiny_suite_data(), resolve_storage_url("journal", tmp_path))
     with pytest.raises(BenchError, match="workers of a remote dask scheduler cannot reach"):
         DaskExecutor(1, "tcp://127.0.0.1:8786").run(tasks, lambda _e: None)
 
 
-def test_an_unreachable_scheduler_is_one_line(tiny_suite: Callable[..., dict[str, Any]]) -> None:
+def test_an_unreachable_scheduler_is_one_line() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    tasks = _tasks(tiny_suite(), "postgresql://postgres@127.0.0.1:1/none")
+    tasks = _tasks(tiny_suite_data(), "postgresql://postgres@127.0.0.1:1/none")
     executor = DaskExecutor(1, f"tcp://127.0.0.1:{port}", connect_timeout_s=2)
     with pytest.raises(BenchError, match=f"cannot reach the dask scheduler at tcp://127.0.0.1:"
                                          f"{port}"):

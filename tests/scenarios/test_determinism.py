@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from digits_suite import cli, comparable, one_torch_thread, write_suite
 
 from bench.results.schema import STEPS_FILE, TRIALS_FILE
+from tests.helpers.suites import cli, comparable, digits_suite_data, one_torch_thread, write_suite
 
 
 @pytest.fixture(autouse=True)
@@ -22,9 +22,11 @@ def _one_torch_thread() -> Iterator[None]:
 def test_two_runs_give_identical_tables(tmp_path: Path,
                                         capsys: pytest.CaptureFixture[str]) -> None:
     suite = write_suite(
-        tmp_path / "suite.toml", {"epochs": 2, "reports_per_epoch": 2}, trials=6, seeds=[0, 7],
-        strategies=["random", {"name": "tpe", "options": {"n_startup_trials": 2}}],
-        pruners=[{"name": "median", "options": {"n_startup_trials": 2}}],
+        tmp_path / "suite.toml", digits_suite_data(
+            {"epochs": 2, "reports_per_epoch": 2}, trials=6, seeds=[0, 7],
+            strategies=["random", {"name": "tpe", "options": {"n_startup_trials": 2}}],
+            pruners=[{"name": "median", "options": {"n_startup_trials": 2}}],
+        ),
     )
     tables = []
     for folder in ("first", "second"):

@@ -34,6 +34,7 @@ from bench.results.schema import RUN_FILE, SCHEMA_VERSION, TRIALS_FILE, read_tab
 from bench.storage.backends import open_storage
 from bench.storage.journal import JOURNAL_FILE
 from bench.storage.urls import resolve_storage_url
+from tests.helpers.suites import tiny_suite_data, write_suite
 
 CLI = [sys.executable, "-c", "import sys; from bench.cli.main import main; sys.exit(main())"]
 SPACE = {"learning_rate": {"type": "float", "low": 1e-5, "high": 1e-1, "log": True},
@@ -68,29 +69,32 @@ def _space(param: str, **changes: Any) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- suite files
 
 
-def test_space_low_above_high(write_suite: Callable[..., Path], cli_error: Cli) -> None:
-    suite = write_suite(objective=_space("learning_rate", low=0.1, high=0.001))
+def test_space_low_above_high(tmp_path: Path, cli_error: Cli) -> None:
+    suite = write_suite(tmp_path / "suite.toml",
+                        tiny_suite_data(objective=_space("learning_rate", low=0.1, high=0.001)))
     assert cli_error("run", suite, "--dry-run") == (
         "samplerbench run: error: search space: learning_rate has low 0.1 > high 0.001; "
         "swap them")
 
 
-def test_space_log_with_low_not_positive(write_suite: Callable[..., Path],
-                                         cli_error: Cli) -> None:
-    suite = write_suite(objective=_space("learning_rate", low=0.0))
+def test_space_log_with_low_not_positive(tmp_path: Path, cli_error: Cli) -> None:
+    suite = write_suite(tmp_path / "suite.toml",
+                        tiny_suite_data(objective=_space("learning_rate", low=0.0)))
     assert cli_error("run", suite, "--dry-run") == (
         "samplerbench run: error: search space: learning_rate is log-scaled with low 0.0 <= 0; "
         "use low > 0")
 
 
-def test_space_step_not_positive(write_suite: Callable[..., Path], cli_error: Cli) -> None:
-    suite = write_suite(objective=_space("hidden_size", step=0))
+def test_space_step_not_positive(tmp_path: Path, cli_error: Cli) -> None:
+    suite = write_suite(tmp_path / "suite.toml",
+                        tiny_suite_data(objective=_space("hidden_size", step=0)))
     assert cli_error("run", suite, "--dry-run") == (
         "samplerbench run: error: search space: hidden_size has step 0; use a step > 0")
 
 
-def test_grid_over_the_limit(write_suite: Callable[..., Path], cli_error: Cli) -> None:
-    suite = write_suite(strategies=[{"name": "grid", "options": {"points": 200}}])
+def test_grid_over_the_limit(tmp_path: Path, cli_error: Cli) -> None:
+    suite = write_suite(tmp_path / "suite.toml", tiny_suite_data(
+        strategies=[{"name": "grid", "options": {"points": 200}}]))
     assert cli_error("run", suite, "--dry-run") == (
         "samplerbench run: error: grid of 1400 points (learning_rate:200 x hidden_size:7) is "
         "over the limit of 1000; lower the strategy option `points` or raise `max_points` "
@@ -108,9 +112,10 @@ def test_grid_over_the_limit(write_suite: Callable[..., Path], cli_error: Cli) -
     ({"trails": 3}, "suite has unknown keys ['trails']; valid keys: "),
 ], ids=["strategy", "pruner", "dataset", "space", "objective-kind", "device", "executor",
         "suite-key"])
-def test_unknown_names(write_suite: Callable[..., Path], cli_error: Cli,
+def test_unknown_names(tmp_path: Path, cli_error: Cli,
                        overrides: dict[str, Any], message: str) -> None:
-    line = cli_error("run", write_suite(**overrides), "--dry-run")
+    suite = write_suite(tmp_path / "suite.toml", tiny_suite_data(**overrides))
+    line = cli_error("run", suite, "--dry-run")
     assert line.startswith(f"samplerbench run: error: {message}")
 
 
@@ -153,17 +158,18 @@ def test_non_finite_value_fails_the_trial_and_counts(value: float) -> None:
 
 
 def test_study_of_another_spec_under_the_same_name(
-        write_suite: Callable[..., Path], tmp_path: Path,
-        capsys: pytest.CaptureFixture[str]) -> None:
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "out"
-    assert main(["run", str(write_suite(trials=1)), "-o", str(out), "--no-report"]) == 0
+    one = write_suite(tmp_path / "one.toml", tiny_suite_data(trials=1))
+    assert main(["run", str(one), "-o", str(out), "--no-report"]) == 0
     storage = open_storage(resolve_storage_url("journal", out))
     (name,) = [s.study_name for s in storage.get_all_studies()]
     study = optuna.load_study(study_name=name, storage=storage)
     check = study.user_attrs["samplerbench_check"]
     study.set_user_attr("samplerbench_check", {**check, "dataset_checksum": "0" * 32})
     capsys.readouterr()
-    assert main(["run", str(write_suite(trials=2)), "-o", str(out), "--no-report"]) == 1
+    two = write_suite(tmp_path / "two.toml", tiny_suite_data(trials=2))
+    assert main(["run", str(two), "-o", str(out), "--no-report"]) == 1
     failed = [line for line in capsys.readouterr().err.splitlines()
               if line.startswith("FAILED")]
     assert failed == [
@@ -172,9 +178,9 @@ def test_study_of_another_spec_under_the_same_name(
         "or restore the original settings"]
 
 
-def test_sqlite_with_several_writers(write_suite: Callable[..., Path], tmp_path: Path,
-                                     cli_error: Cli) -> None:
-    line = cli_error("run", write_suite(), "-o", tmp_path / "out", "--storage",
+def test_sqlite_with_several_writers(tmp_path: Path, cli_error: Cli) -> None:
+    suite = write_suite(tmp_path / "suite.toml", tiny_suite_data())
+    line = cli_error("run", suite, "-o", tmp_path / "out", "--storage",
                      f"sqlite:///{tmp_path / 'db.sqlite'}", "--executor", "processes",
                      "--workers", "2")
     assert line == ("samplerbench run: error: SQLite storage with 2 writers would fail with "
@@ -182,9 +188,9 @@ def test_sqlite_with_several_writers(write_suite: Callable[..., Path], tmp_path:
                     "PostgreSQL (several machines)")
 
 
-def test_scheduler_without_the_dask_executor(write_suite: Callable[..., Path], tmp_path: Path,
-                                             cli_error: Cli) -> None:
-    line = cli_error("run", write_suite(), "-o", tmp_path / "out", "--scheduler",
+def test_scheduler_without_the_dask_executor(tmp_path: Path, cli_error: Cli) -> None:
+    suite = write_suite(tmp_path / "suite.toml", tiny_suite_data())
+    line = cli_error("run", suite, "-o", tmp_path / "out", "--scheduler",
                      "tcp://127.0.0.1:8786", one_line=False)
     assert line == ("samplerbench run: error: --scheduler tcp://127.0.0.1:8786 needs the dask "
                     "executor, not 'serial'; add --executor dask")
@@ -266,9 +272,9 @@ def test_truncated_journal_drops_the_partial_record_and_resumes(
         0.25, 0.5, 0.75, 1.0]
 
 
-def test_unreachable_storage_hides_the_password(write_suite: Callable[..., Path],
-                                                tmp_path: Path, cli_error: Cli) -> None:
-    line = cli_error("run", write_suite(), "-o", tmp_path / "out", "--storage",
+def test_unreachable_storage_hides_the_password(tmp_path: Path, cli_error: Cli) -> None:
+    suite = write_suite(tmp_path / "suite.toml", tiny_suite_data())
+    line = cli_error("run", suite, "-o", tmp_path / "out", "--storage",
                      "postgresql://bench:s3cret@127.0.0.1:1/bench")
     assert line.startswith("samplerbench run: error: cannot open storage "
                            "postgresql://bench:***@127.0.0.1:1/bench: (psycopg2.Operational")
@@ -278,8 +284,7 @@ def test_unreachable_storage_hides_the_password(write_suite: Callable[..., Path]
     assert not (tmp_path / "out").exists()  # a refused run leaves nothing behind
 
 
-def test_read_only_postgres_user(write_suite: Callable[..., Path], postgres_server: Any,
-                                 tmp_path: Path, cli_error: Cli) -> None:
+def test_read_only_postgres_user(postgres_server: Any, tmp_path: Path, cli_error: Cli) -> None:
     import psycopg2
 
     url = postgres_server.create_database()
@@ -293,7 +298,8 @@ def test_read_only_postgres_user(write_suite: Callable[..., Path], postgres_serv
         cur.execute("GRANT SELECT ON ALL TABLES IN SCHEMA public TO reader")
     conn.close()
     reader = url.replace("postgres@", "reader@")
-    line = cli_error("run", write_suite(), "-o", tmp_path / "out", "--storage", reader)
+    suite = write_suite(tmp_path / "suite.toml", tiny_suite_data())
+    line = cli_error("run", suite, "-o", tmp_path / "out", "--storage", reader)
     assert line.startswith(f"samplerbench run: error: storage {reader} is read-only for this "
                            "user (cannot write alembic_version, ")
     assert line.endswith("grant INSERT, UPDATE, DELETE on its tables and USAGE on its "
@@ -321,17 +327,17 @@ def read_only_dir(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", str(folder)], check=True)
 
 
-def test_read_only_output_folder(write_suite: Callable[..., Path], read_only_dir: Path,
-                                 cli_error: Cli) -> None:
-    line = cli_error("run", write_suite(), "-o", read_only_dir / "out")
+def test_read_only_output_folder(tmp_path: Path, read_only_dir: Path, cli_error: Cli) -> None:
+    suite = write_suite(tmp_path / "suite.toml", tiny_suite_data())
+    line = cli_error("run", suite, "-o", read_only_dir / "out")
     assert line.startswith(f"samplerbench run: error: output folder {read_only_dir / 'out'} "
                            "is not writable (")
     assert line.endswith("); choose another with --output")
 
 
-def test_read_only_journal_folder(write_suite: Callable[..., Path], read_only_dir: Path,
-                                  tmp_path: Path, cli_error: Cli) -> None:
-    line = cli_error("run", write_suite(), "-o", tmp_path / "out", "--storage",
+def test_read_only_journal_folder(read_only_dir: Path, tmp_path: Path, cli_error: Cli) -> None:
+    suite = write_suite(tmp_path / "suite.toml", tiny_suite_data())
+    line = cli_error("run", suite, "-o", tmp_path / "out", "--storage",
                      f"journal:{read_only_dir / 'journal.log'}")
     assert line == (f"samplerbench run: error: journal folder {read_only_dir} is not writable; "
                     "choose a writable --output (or --storage journal:PATH)")
@@ -352,7 +358,7 @@ def offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("corrupt", [False, True], ids=["missing", "corrupt"])
-def test_missing_or_corrupt_dataset(write_suite: Callable[..., Path], tmp_path: Path,
+def test_missing_or_corrupt_dataset(tmp_path: Path,
                                     offline: None, cli_error: Cli, corrupt: bool) -> None:
     import urllib.request
 
@@ -364,7 +370,8 @@ def test_missing_or_corrupt_dataset(write_suite: Callable[..., Path], tmp_path: 
         for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                      "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
             (raw / name).write_bytes(b"\x00\x00\x08\x01 not an IDX file")
-    suite = write_suite(objective=_objective(dataset="mnist"))
+    suite = write_suite(tmp_path / "suite.toml",
+                        tiny_suite_data(objective=_objective(dataset="mnist")))
     line = cli_error("run", suite, "-o", tmp_path / "out", "--data-root", root, one_line=False)
     urllib.request.install_opener(None)
     assert line.startswith(f"samplerbench run: error: MNIST not found: tried files in {raw} (")
@@ -381,10 +388,10 @@ def _limit_file_size(limit: int) -> Callable[[], None]:
 
 
 @pytest.mark.slow
-def test_full_disk_while_writing_results_leaves_nothing_half_written(
-        write_suite: Callable[..., Path], tmp_path: Path) -> None:
+def test_full_disk_while_writing_results_leaves_nothing_half_written(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    assert main(["run", str(write_suite(trials=1)), "-o", str(out), "--no-report"]) == 0
+    suite = write_suite(tmp_path / "suite.toml", tiny_suite_data(trials=1))
+    assert main(["run", str(suite), "-o", str(out), "--no-report"]) == 0
     before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
     assert len(before[TRIALS_FILE]) > 2048
     # The disk fills up (here: a 2 KiB file size limit) while `export` rewrites the tables.
@@ -402,14 +409,13 @@ def test_full_disk_while_writing_results_leaves_nothing_half_written(
 
 
 @pytest.mark.slow
-def test_full_disk_during_a_run_cuts_a_journal_record_that_the_resume_drops(
-        write_suite: Callable[..., Path], tmp_path: Path) -> None:
+def test_full_disk_during_a_run_cuts_a_journal_record_that_the_resume_drops(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    suite = write_suite(trials=1)
+    suite = write_suite(tmp_path / "one.toml", tiny_suite_data(trials=1))
     assert main(["run", str(suite), "-o", str(out), "--no-report"]) == 0
     journal = out / JOURNAL_FILE
     limit = journal.stat().st_size + 100  # the next trial's records do not fit
-    more = write_suite(trials=3)
+    more = write_suite(tmp_path / "three.toml", tiny_suite_data(trials=3))
     cmd = [*CLI, "run", str(more), "-o", str(out), "--no-report"]
     cut = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False,
                          preexec_fn=_limit_file_size(limit))

@@ -1,4 +1,5 @@
-"""Factories named by import path (`custom_factories:make_sampler`) in the registry tests."""
+"""A user's own factories, named by import path (`tests.helpers.factories:make_sampler`) in the
+registry tests."""
 
 from __future__ import annotations
 

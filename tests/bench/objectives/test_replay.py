@@ -16,7 +16,6 @@ import optuna
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from digits_suite import cli, comparable, files_in, one_torch_thread, write_suite
 
 from bench.core.errors import BenchError
 from bench.core.spaces import SEED_SPACE
@@ -24,10 +23,18 @@ from bench.objectives.replay import ReplayObjective
 from bench.objectives.table import META_KEY, load_curves, read_meta
 from bench.objectives.tabulate import TabulationGrid, tabulate
 from bench.spec.objective import ObjectiveSpec
+from tests.helpers.paths import DIGITS_TABLE
+from tests.helpers.suites import (
+    cli,
+    comparable,
+    digits_suite_data,
+    files_in,
+    one_torch_thread,
+    write_suite,
+)
 
-TABLE = Path(__file__).resolve().parent.parent / "fixtures" / "digits-table.parquet"
-REPLAY = {"kind": "mnist-table", "dataset": "digits", "table": str(TABLE), "epochs": 2,
-          "reports_per_epoch": 2}
+REPLAY = {"kind": "mnist-table", "dataset": "digits", "table": str(DIGITS_TABLE),
+          "epochs": 2, "reports_per_epoch": 2}
 
 
 def replay_suite(path: Path, **top: object) -> Path:
@@ -35,7 +42,7 @@ def replay_suite(path: Path, **top: object) -> Path:
     settings = {"trials": 15, "seeds": 3, "strategies": ["random", "tpe", "grid"],
                 "pruners": ["none", "median"]}
     settings.update(top)
-    return write_suite(path, REPLAY, **settings)
+    return write_suite(path, digits_suite_data(REPLAY, **settings))
 
 
 def test_replay_runs_are_identical_except_for_real_timings(tmp_path, capsys) -> None:
@@ -67,7 +74,7 @@ def test_replayed_trial_reports_the_recorded_curve_and_simulates_its_time(tmp_pa
     assert cli(capsys, "run", suite, "-o", tmp_path / "r", "--no-report")[0] == 0
     trials = pd.read_parquet(tmp_path / "r" / "trials.parquet")
     steps = pd.read_parquet(tmp_path / "r" / "steps.parquet")
-    curves = load_curves(TABLE)
+    curves = load_curves(DIGITS_TABLE)
     log_lrs = np.log(curves.learning_rates)
     for row in trials.itertuples():
         i = int(np.argmin(np.abs(log_lrs - math.log(row.param_learning_rate))))
@@ -90,9 +97,9 @@ def test_replayed_trial_reports_the_recorded_curve_and_simulates_its_time(tmp_pa
 
 
 def test_snap_goes_to_the_nearest_learning_rate_in_log_space() -> None:
-    curves = load_curves(TABLE)
-    objective = ReplayObjective(curves, ObjectiveSpec(dataset="digits", epochs=2,
-                                                      reports_per_epoch=2), SEED_SPACE, 0, TABLE)
+    curves = load_curves(DIGITS_TABLE)
+    spec = ObjectiveSpec(dataset="digits", epochs=2, reports_per_epoch=2)
+    objective = ReplayObjective(curves, spec, SEED_SPACE, 0, DIGITS_TABLE)
     lrs = curves.learning_rates
     midpoint = math.sqrt(lrs[3] * lrs[4])  # the geometric midpoint of two grid points
     assert objective.snap(midpoint * 0.999) == 3
@@ -101,11 +108,11 @@ def test_snap_goes_to_the_nearest_learning_rate_in_log_space() -> None:
 
 
 def test_replicates_follow_the_cells_seed() -> None:
-    curves = load_curves(TABLE)
+    curves = load_curves(DIGITS_TABLE)
     spec = ObjectiveSpec(dataset="digits", epochs=2, reports_per_epoch=2)
-    a = ReplayObjective(curves, spec, SEED_SPACE, 7, TABLE)
-    b = ReplayObjective(curves, spec, SEED_SPACE, 7, TABLE)
-    c = ReplayObjective(curves, spec, SEED_SPACE, 8, TABLE)
+    a = ReplayObjective(curves, spec, SEED_SPACE, 7, DIGITS_TABLE)
+    b = ReplayObjective(curves, spec, SEED_SPACE, 7, DIGITS_TABLE)
+    c = ReplayObjective(curves, spec, SEED_SPACE, 8, DIGITS_TABLE)
     first = [a.replicate(n) for n in range(300)]
     assert first == [b.replicate(n) for n in range(300)]
     assert first != [c.replicate(n) for n in range(300)]
@@ -113,9 +120,9 @@ def test_replicates_follow_the_cells_seed() -> None:
 
 
 def test_pruned_replay_trial_stops_at_the_pruners_step() -> None:
-    curves = load_curves(TABLE)
+    curves = load_curves(DIGITS_TABLE)
     spec = ObjectiveSpec(dataset="digits", epochs=2, reports_per_epoch=2)
-    objective = ReplayObjective(curves, spec, SEED_SPACE, 0, TABLE)
+    objective = ReplayObjective(curves, spec, SEED_SPACE, 0, DIGITS_TABLE)
     study = optuna.create_study(direction="maximize",
                                 pruner=optuna.pruners.ThresholdPruner(lower=2.0))
     trial = study.ask()
@@ -144,11 +151,11 @@ def _rewrite_meta(src: Path, dst: Path, **changes: object) -> Path:
 def test_bad_tables_are_refused_before_anything_runs(tmp_path, capsys, case, expected) -> None:
     table = tmp_path / "t.parquet"
     objective = dict(REPLAY, table=str(table))
-    table.write_bytes(TABLE.read_bytes())
+    table.write_bytes(DIGITS_TABLE.read_bytes())
     if case == "schema":
-        _rewrite_meta(TABLE, table, schema_version=99)
+        _rewrite_meta(DIGITS_TABLE, table, schema_version=99)
     elif case == "corrupt":
-        table.write_bytes(TABLE.read_bytes()[:2000])
+        table.write_bytes(DIGITS_TABLE.read_bytes()[:2000])
     elif case == "space":
         objective["space"] = {"learning_rate": {"type": "float", "low": 1e-5, "high": 0.1,
                                                 "log": True},
@@ -163,7 +170,7 @@ def test_bad_tables_are_refused_before_anything_runs(tmp_path, capsys, case, exp
         objective["epochs"] = 3
     elif case == "dataset":
         objective["dataset"] = "mnist"
-    suite = write_suite(tmp_path / "s.toml", objective, trials=3)
+    suite = write_suite(tmp_path / "s.toml", digits_suite_data(objective, trials=3))
     out = tmp_path / "out"
     code, _stdout, err = cli(capsys, "run", suite, "-o", out)
     assert code == 2

@@ -14,11 +14,11 @@ from typing import Any
 import optuna_dashboard
 import pandas as pd
 import pytest
-from digits_suite import one_torch_thread, write_suite
 
 from bench.cli.main import main
 from bench.results.schema import TRIALS_FILE
 from bench.storage.journal import JOURNAL_FILE
+from tests.helpers.suites import digits_suite_data, one_torch_thread, write_suite
 
 TRIALS = 3
 OPTUNA = Path(sys.executable).with_name("optuna")
@@ -34,7 +34,8 @@ def _one_torch_thread() -> Iterator[None]:
 def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[str, pd.DataFrame]]:
     """One small suite run into a journal file and into SQLite: storage argument -> table."""
     root = tmp_path_factory.mktemp("tools")
-    suite = write_suite(root / "suite.toml", trials=TRIALS, strategies=["random", "tpe"])
+    suite = write_suite(root / "suite.toml",
+                        digits_suite_data(trials=TRIALS, strategies=["random", "tpe"]))
     sqlite = f"sqlite:///{root / 'studies.db'}"
     out: dict[str, tuple[str, pd.DataFrame]] = {}
     with one_torch_thread():

@@ -14,16 +14,16 @@ import numpy as np
 import optuna
 import pandas as pd
 import pytest
-from digits_suite import cli, write_suite
 
 from bench.core.spaces import SEED_SPACE
 from benchmarks.planted import ClippedLearningRateTPE
 from reports import stats
 from reports.gate.compare import GateSettings, compare, missing_pairs, regressed, seed_metrics
+from tests.helpers.paths import DIGITS_TABLE
+from tests.helpers.suites import cli, digits_suite_data, write_suite
 
-TABLE = Path(__file__).resolve().parent.parent / "fixtures" / "digits-table.parquet"
-REPLAY = {"kind": "mnist-table", "dataset": "digits", "table": str(TABLE), "epochs": 2,
-          "reports_per_epoch": 2}
+REPLAY = {"kind": "mnist-table", "dataset": "digits", "table": str(DIGITS_TABLE),
+          "epochs": 2, "reports_per_epoch": 2}
 PLANTED = {"name": "benchmarks.planted:clipped_tpe", "label": "tpe"}
 
 
@@ -145,7 +145,7 @@ def replay_suite(path: Path, **top: object) -> Path:
     settings: dict[str, object] = {"name": "gate-test", "trials": 12, "seeds": 8,
                                    "strategies": ["random", "tpe"], "pruners": ["none"]}
     settings.update(top)
-    return write_suite(path, REPLAY, **settings)
+    return write_suite(path, digits_suite_data(REPLAY, **settings))
 
 
 @pytest.fixture(name="runs", scope="module")

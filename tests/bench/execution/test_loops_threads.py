@@ -3,7 +3,6 @@ stale handling that leaves the session's own RUNNING trials alone."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from bench.spec.suite import parse_suite
 from bench.storage.backends import open_storage
 from bench.storage.urls import resolve_storage_url
 from strategies.registry import build_sampler
+from tests.helpers.suites import tiny_suite_data
 
 
 class ExplodingSampler(optuna.samplers.RandomSampler):
@@ -40,12 +40,15 @@ class ExplodingSampler(optuna.samplers.RandomSampler):
 
 
 def exploding(*, seed: int, space: object) -> optuna.samplers.BaseSampler:
-    """Registry factory (`test_parallel_trials:exploding`)."""
+    """Registry factory (`EXPLODING`)."""
     return ExplodingSampler(seed)
 
 
-def _cell(tiny_suite: Callable[..., dict[str, Any]], **overrides: Any) -> Cell:
-    return suite_cells(parse_suite(tiny_suite(**overrides)))[0]
+EXPLODING = f"{__name__}:exploding"  # tests.bench.execution.test_loops_threads:exploding
+
+
+def _cell(**overrides: Any) -> Cell:
+    return suite_cells(parse_suite(tiny_suite_data(**overrides)))[0]
 
 
 def _run(cell: Cell, url: str) -> tuple[list[CellEvent], optuna.Study]:
@@ -55,9 +58,8 @@ def _run(cell: Cell, url: str) -> tuple[list[CellEvent], optuna.Study]:
     return events, optuna.load_study(study_name=cell.name, storage=open_storage(url))
 
 
-def test_parallel_trials_meet_the_budget_exactly_and_overlap(
-        tiny_suite: Callable[..., dict[str, Any]], tmp_path: Path) -> None:
-    cell = _cell(tiny_suite, trials=7, trials_in_parallel=3)
+def test_parallel_trials_meet_the_budget_exactly_and_overlap(tmp_path: Path) -> None:
+    cell = _cell(trials=7, trials_in_parallel=3)
     events, study = _run(cell, resolve_storage_url("journal", tmp_path))
     trials = study.get_trials()
     assert [t.number for t in trials] == list(range(7))
@@ -70,10 +72,9 @@ def test_parallel_trials_meet_the_budget_exactly_and_overlap(
     assert overlaps > 0
 
 
-def test_parallel_session_fails_only_trials_left_by_a_stopped_process(
-        tiny_suite: Callable[..., dict[str, Any]], tmp_path: Path) -> None:
+def test_parallel_session_fails_only_trials_left_by_a_stopped_process(tmp_path: Path) -> None:
     url = resolve_storage_url("journal", tmp_path)
-    cell = _cell(tiny_suite, trials=3, trials_in_parallel=3)
+    cell = _cell(trials=3, trials_in_parallel=3)
     _run(cell, url)
     orphan = optuna.load_study(study_name=cell.name, storage=open_storage(url)).ask()
     bigger = replace(cell, trials=8)  # a larger budget continues the study
@@ -87,8 +88,8 @@ def test_parallel_session_fails_only_trials_left_by_a_stopped_process(
 
 
 def test_parallel_trials_stop_when_the_grid_is_used_up_without_repeating_a_point(
-        tiny_suite: Callable[..., dict[str, Any]], tmp_path: Path) -> None:
-    cell = _cell(tiny_suite, trials=12, trials_in_parallel=3,
+        tmp_path: Path) -> None:
+    cell = _cell(trials=12, trials_in_parallel=3,
                  strategies=[{"name": "grid", "options": {"points": 1}}])  # 1 x 7 points
     _, study = _run(cell, resolve_storage_url("journal", tmp_path))
     trials = study.get_trials()
@@ -97,25 +98,22 @@ def test_parallel_trials_stop_when_the_grid_is_used_up_without_repeating_a_point
     assert study.user_attrs["samplerbench_grid_exhausted_after"] == 7
 
 
-def test_constant_liar_is_on_for_tpe_with_parallel_trials(
-        tiny_suite: Callable[..., dict[str, Any]]) -> None:
-    tpe = _cell(tiny_suite, strategies=["tpe"], trials_in_parallel=2)
+def test_constant_liar_is_on_for_tpe_with_parallel_trials() -> None:
+    tpe = _cell(strategies=["tpe"], trials_in_parallel=2)
     assert sampler_options(tpe) == {"constant_liar": True}
     sampler = build_sampler("tpe", 0, tpe.objective.space(), sampler_options(tpe))
     assert sampler._constant_liar is True
     assert tpe.spec()["trials_in_parallel"] == 2
-    assert sampler_options(_cell(tiny_suite, strategies=["tpe"])) == {}
-    assert sampler_options(_cell(tiny_suite, trials_in_parallel=2)) == {}  # random
-    explicit = _cell(tiny_suite, trials_in_parallel=2, strategies=[
+    assert sampler_options(_cell(strategies=["tpe"])) == {}
+    assert sampler_options(_cell(trials_in_parallel=2)) == {}  # random
+    explicit = _cell(trials_in_parallel=2, strategies=[
         {"name": "tpe", "options": {"constant_liar": False}}])
     assert sampler_options(explicit) == {"constant_liar": False}
 
 
-def test_an_error_in_one_thread_stops_the_cell_and_is_recorded(
-        tiny_suite: Callable[..., dict[str, Any]], tmp_path: Path) -> None:
+def test_an_error_in_one_thread_stops_the_cell_and_is_recorded(tmp_path: Path) -> None:
     url = resolve_storage_url("journal", tmp_path)
-    cell = _cell(tiny_suite, trials=10, trials_in_parallel=2,
-                 strategies=["test_parallel_trials:exploding"])
+    cell = _cell(trials=10, trials_in_parallel=2, strategies=[EXPLODING])
     with pytest.raises(RuntimeError, match="sampler exploded"):
         run_cell(CellTask(cell, url))
     trials = optuna.load_study(study_name=cell.name, storage=open_storage(url)).get_trials()
@@ -126,11 +124,10 @@ def test_an_error_in_one_thread_stops_the_cell_and_is_recorded(
     assert not [t for t in trials if t.state == TrialState.RUNNING]
 
 
-def test_sqlite_is_refused_for_parallel_trials(
-        tiny_suite: Callable[..., dict[str, Any]], tmp_path: Path) -> None:
+def test_sqlite_is_refused_for_parallel_trials(tmp_path: Path) -> None:
     from bench.execution.run_suite import RunOptions, run_suite
 
-    suite = parse_suite(tiny_suite(trials_in_parallel=2,
-                                   storage=f"sqlite:///{tmp_path / 'db.sqlite'}"))
+    suite = parse_suite(tiny_suite_data(trials_in_parallel=2,
+                                        storage=f"sqlite:///{tmp_path / 'db.sqlite'}"))
     with pytest.raises(BenchError, match="SQLite storage with 2 writers"):
         run_suite(suite, RunOptions(output=tmp_path / "out"))

@@ -3,13 +3,12 @@ trains as it would alone, pruning acts inside the batch, the budget is exact; su
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import optuna
 import pytest
 import torch
-from digits_suite import one_torch_thread
 from optuna.trial import TrialState
 
 from bench.core.attrs import TRIAL_ATTR, counts_toward_budget
@@ -24,8 +23,9 @@ from bench.spec.suite import parse_suite
 from bench.storage.backends import open_storage
 from bench.storage.urls import resolve_storage_url
 from bench.training.loop import ReportPoint, train, trial_seed
+from tests.helpers.suites import one_torch_thread, tiny_suite_data
 
-ABS = 1e-6  # as tests/bench/test_batched.py: float tolerance between batched and alone
+ABS = 1e-6  # as tests/bench/training/test_batched.py: float tolerance between batched and alone
 OBJECTIVE = {"kind": "mnist", "dataset": "digits", "epochs": 2, "reports_per_epoch": 2,
              "batch_size": 128}
 
@@ -36,10 +36,10 @@ def one_thread() -> Iterator[None]:
         yield
 
 
-def _cell(tiny_suite: Callable[..., dict[str, Any]], **overrides: Any) -> Cell:
+def _cell(**overrides: Any) -> Cell:
     settings = {"objective": OBJECTIVE, "trials_in_parallel": 3, "batch_trials": True,
                 **overrides}
-    return suite_cells(parse_suite(tiny_suite(**settings)))[0]
+    return suite_cells(parse_suite(tiny_suite_data(**settings)))[0]
 
 
 def _run(cell: Cell, tmp_path: Any) -> list[optuna.trial.FrozenTrial]:
@@ -59,9 +59,8 @@ def _alone(cell: Cell, trial: optuna.trial.FrozenTrial, steps: int) -> list[Repo
     return result.reports[:steps]
 
 
-def test_each_trial_of_a_batch_trains_as_it_would_alone(
-        tiny_suite: Callable[..., dict[str, Any]], tmp_path: Any) -> None:
-    cell = _cell(tiny_suite, trials=6)
+def test_each_trial_of_a_batch_trains_as_it_would_alone(tmp_path: Any) -> None:
+    cell = _cell(trials=6)
     trials = _run(cell, tmp_path)
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 6
     assert len({t.params["hidden_size"] for t in trials}) > 1  # mixed sizes in one batch
@@ -74,10 +73,9 @@ def test_each_trial_of_a_batch_trains_as_it_would_alone(
         assert attrs["objective_s"] > 0 and attrs["test_accuracy"] is not None
 
 
-def test_pruning_acts_inside_the_batch_and_the_budget_is_exact(
-        tiny_suite: Callable[..., dict[str, Any]], tmp_path: Any) -> None:
+def test_pruning_acts_inside_the_batch_and_the_budget_is_exact(tmp_path: Any) -> None:
     pruner = {"name": "percentile", "options": {"percentile": 75.0, "n_startup_trials": 1}}
-    cell = _cell(tiny_suite, trials=7, pruners=[pruner])  # batches of 3, 3 and 1
+    cell = _cell(trials=7, pruners=[pruner])  # batches of 3, 3 and 1
     trials = _run(cell, tmp_path)
     assert sum(counts_toward_budget(t) for t in trials) == 7 == len(trials)
     pruned = [t for t in trials if t.state == TrialState.PRUNED]
@@ -91,18 +89,17 @@ def test_pruning_acts_inside_the_batch_and_the_budget_is_exact(
         assert t.user_attrs[TRIAL_ATTR]["epochs_completed"] == alone[-1].epoch
 
 
-def test_batch_trials_is_auto_on_gpus_only_and_leaves_other_cells_as_they_were(
-        tiny_suite: Callable[..., dict[str, Any]]) -> None:
+def test_batch_trials_is_auto_on_gpus_only_and_leaves_other_cells_as_they_were() -> None:
     auto = {"objective": OBJECTIVE, "trials_in_parallel": 4}
-    (cpu,) = suite_cells(parse_suite(tiny_suite(**auto)))
-    (gpu,) = suite_cells(parse_suite(tiny_suite(**auto, devices=["cuda"])))
+    (cpu,) = suite_cells(parse_suite(tiny_suite_data(**auto)))
+    (gpu,) = suite_cells(parse_suite(tiny_suite_data(**auto, devices=["cuda"])))
     assert not cpu.batch_trials and gpu.batch_trials
-    (mine,) = machine_cells(parse_suite(tiny_suite(**auto, devices=["auto"])))
+    (mine,) = machine_cells(parse_suite(tiny_suite_data(**auto, devices=["auto"])))
     assert mine.batch_trials == torch.cuda.is_available()  # "auto" picks this machine's device
     assert "batch_trials" not in cpu.spec() and gpu.spec()["batch_trials"] is True
-    assert parse_suite(tiny_suite(**auto)).hash() == parse_suite(
-        tiny_suite(**auto, batch_trials="auto")).hash()
-    (off,) = suite_cells(parse_suite(tiny_suite(**auto, devices=["cuda"], batch_trials=False)))
+    assert parse_suite(tiny_suite_data(**auto)).hash() == parse_suite(
+        tiny_suite_data(**auto, batch_trials="auto")).hash()
+    (off,) = suite_cells(parse_suite(tiny_suite_data(**auto, devices=["cuda"], batch_trials=False)))
     assert not off.batch_trials
 
 
@@ -114,8 +111,6 @@ def test_batch_trials_is_auto_on_gpus_only_and_leaves_other_cells_as_they_were(
     ({"batch_trials": True, "trials_in_parallel": 2,
       "objective": {"kind": "mnist-table"}}, "needs the live objective"),
 ], ids=["not-a-bool", "one-trial-at-a-time", "conditional-space", "replay"])
-def test_bad_batch_trials_settings_are_refused(
-        tiny_suite: Callable[..., dict[str, Any]], overrides: dict[str, Any],
-        message: str) -> None:
+def test_bad_batch_trials_settings_are_refused(overrides: dict[str, Any], message: str) -> None:
     with pytest.raises(BenchError, match=message):
-        parse_suite(tiny_suite(**overrides))
+        parse_suite(tiny_suite_data(**overrides))

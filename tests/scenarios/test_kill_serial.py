@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +23,7 @@ from bench.spec.cells import suite_cells
 from bench.spec.suite import parse_suite
 from bench.storage.backends import open_storage
 from bench.storage.urls import resolve_storage_url
+from tests.helpers.suites import tiny_suite_data, write_suite
 
 CLI = [sys.executable, "-c", "import sys; from bench.cli.main import main; sys.exit(main())"]
 KILLS = 20
@@ -64,15 +64,15 @@ def _run_until_killed(cmd: list[str], delay: float) -> bool:
 
 
 @pytest.mark.slow
-def test_twenty_sigkills_of_a_serial_run_lose_nothing(
-        write_suite: Callable[..., Path], tmp_path: Path) -> None:
+def test_twenty_sigkills_of_a_serial_run_lose_nothing(tmp_path: Path) -> None:
     out = tmp_path / "out"
     url = resolve_storage_url("journal", out)
     rng = np.random.default_rng(SEED)
     budget = BUDGET
 
     def command() -> list[str]:
-        suite = write_suite(trials=budget, strategies=["random", "tpe"], objective=OBJECTIVE)
+        suite = write_suite(tmp_path / f"suite-{budget}.toml", tiny_suite_data(
+            trials=budget, strategies=["random", "tpe"], objective=OBJECTIVE))
         return [*CLI, "run", str(suite), "-o", str(out), "--no-report"]
 
     cmd = command()

@@ -18,7 +18,6 @@ from typing import Any
 import optuna
 import pandas as pd
 import pytest
-from digits_suite import ONE_THREAD_ENV, cli, one_torch_thread, write_suite
 from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
@@ -31,6 +30,13 @@ from bench.spec.cells import suite_cells
 from bench.spec.suite import load_suite
 from bench.storage.journal import JOURNAL_FILE
 from strategies.registry import build_sampler
+from tests.helpers.suites import (
+    ONE_THREAD_ENV,
+    cli,
+    digits_suite_data,
+    one_torch_thread,
+    write_suite,
+)
 
 SAMPLERBENCH = Path(sys.executable).with_name("samplerbench")
 
@@ -55,7 +61,8 @@ def _counted(trials: pd.DataFrame) -> pd.Series:
 
 def test_rerun_of_a_finished_suite_runs_nothing(tmp_path: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
-    suite = write_suite(tmp_path / "suite.toml", trials=3, strategies=["random", "tpe"])
+    suite = write_suite(tmp_path / "suite.toml",
+                        digits_suite_data(trials=3, strategies=["random", "tpe"]))
     out = tmp_path / "out"
     assert cli(capsys, "run", suite, "-o", out, "--no-report")[0] == 0
     journal = (out / JOURNAL_FILE).read_bytes()
@@ -71,10 +78,10 @@ def test_raising_trials_continues_the_same_studies(tmp_path: Path,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "out"
     kwargs: dict[str, Any] = {"strategies": ["random", "grid", "qmc"], "seeds": [4]}
-    small = write_suite(tmp_path / "small.toml", trials=3, **kwargs)
+    small = write_suite(tmp_path / "small.toml", digits_suite_data(trials=3, **kwargs))
     assert cli(capsys, "run", small, "-o", out, "--no-report")[0] == 0
     first = _trials(out)
-    large = write_suite(tmp_path / "large.toml", trials=5, **kwargs)
+    large = write_suite(tmp_path / "large.toml", digits_suite_data(trials=5, **kwargs))
     code, _, err = cli(capsys, "run", large, "-o", out, "--no-report")
     assert code == 0, err
     assert "3 cells, 3 to run (6 trials)" in err
@@ -100,16 +107,16 @@ def test_stored_study_with_another_spec_is_refused(tmp_path: Path,
                                                    capsys: pytest.CaptureFixture[str],
                                                    key: str, field: str, tamper: Any) -> None:
     out = tmp_path / "out"
-    suite = write_suite(tmp_path / "a.toml", trials=2,
-                        strategies=[{"name": "tpe", "options": {"n_startup_trials": 5}}])
+    suite = write_suite(tmp_path / "a.toml", digits_suite_data(
+        trials=2, strategies=[{"name": "tpe", "options": {"n_startup_trials": 5}}]))
     assert cli(capsys, "run", suite, "-o", out, "--no-report")[0] == 0
     storage = _journal(out)
     (summary,) = storage.get_all_studies()
     attrs = json.loads(json.dumps(summary.user_attrs[key]))
     tamper(attrs)
     storage.set_study_user_attr(summary._study_id, key, attrs)
-    more = write_suite(tmp_path / "b.toml", trials=3,
-                       strategies=[{"name": "tpe", "options": {"n_startup_trials": 5}}])
+    more = write_suite(tmp_path / "b.toml", digits_suite_data(
+        trials=3, strategies=[{"name": "tpe", "options": {"n_startup_trials": 5}}]))
     code, _, err = cli(capsys, "run", more, "-o", out, "--no-report")
     assert code == 1
     failed = [line for line in err.splitlines() if line.startswith("FAILED")]
@@ -122,14 +129,14 @@ def test_stored_study_with_another_spec_is_refused(tmp_path: Path,
 def test_stale_running_trial_becomes_fail_with_reason(tmp_path: Path,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "out"
-    short = write_suite(tmp_path / "short.toml", trials=2)
+    short = write_suite(tmp_path / "short.toml", digits_suite_data(trials=2))
     assert cli(capsys, "run", short, "-o", out, "--no-report")[0] == 0
     storage = _journal(out)
     (summary,) = storage.get_all_studies()
     study = optuna.load_study(study_name=summary.study_name, storage=storage)
     orphan = study.ask()  # as a process killed mid-trial leaves it
     orphan.suggest_float("learning_rate", 1e-5, 1e-1, log=True)
-    full = write_suite(tmp_path / "full.toml", trials=4)
+    full = write_suite(tmp_path / "full.toml", digits_suite_data(trials=4))
     code, _, err = cli(capsys, "run", full, "-o", out, "--no-report")
     assert code == 0, err
     trials = _trials(out)
@@ -145,8 +152,8 @@ def test_a_grid_cell_visits_a_stale_trials_point_again(tmp_path: Path,
     """Optuna gives trial k the k-th grid point, so a killed trial's point would be skipped;
     the resumed cell must evaluate the same points as a run that was never killed."""
     out, clean = tmp_path / "out", tmp_path / "clean"
-    assert cli(capsys, "run", write_suite(tmp_path / "a.toml", trials=2, strategies=["grid"]),
-               "-o", out, "--no-report")[0] == 0
+    short = write_suite(tmp_path / "a.toml", digits_suite_data(trials=2, strategies=["grid"]))
+    assert cli(capsys, "run", short, "-o", out, "--no-report")[0] == 0
     storage = _journal(out)
     (summary,) = storage.get_all_studies()
     (cell,) = suite_cells(load_suite(str(tmp_path / "a.toml")))
@@ -154,7 +161,7 @@ def test_a_grid_cell_visits_a_stale_trials_point_again(tmp_path: Path,
     study = optuna.load_study(study_name=summary.study_name, storage=storage, sampler=grid)
     orphan = study.ask()  # the grid sampler gave it point 2; then its process was killed
     assert storage.get_trial(orphan._trial_id).system_attrs["grid_id"] == 2
-    full = write_suite(tmp_path / "b.toml", trials=4, strategies=["grid"])
+    full = write_suite(tmp_path / "b.toml", digits_suite_data(trials=4, strategies=["grid"]))
     assert cli(capsys, "run", full, "-o", out, "--no-report")[0] == 0
     assert cli(capsys, "run", full, "-o", clean, "--no-report")[0] == 0
     resumed, fresh = _trials(out), _trials(clean)
@@ -169,8 +176,8 @@ def test_spec_is_the_last_label_written(tmp_path: Path,
     """A process killed while a study is being labelled must leave no spec, so the next session
     labels the study again instead of refusing it for a missing label."""
     out = tmp_path / "out"
-    assert cli(capsys, "run", write_suite(tmp_path / "s.toml", trials=1), "-o", out,
-               "--no-report")[0] == 0
+    suite = write_suite(tmp_path / "s.toml", digits_suite_data(trials=1))
+    assert cli(capsys, "run", suite, "-o", out, "--no-report")[0] == 0
     keys = []
     for line in (out / JOURNAL_FILE).read_text(encoding="utf-8").splitlines():
         keys += [k for k in json.loads(line).get("user_attr", {}) if k.startswith("samplerbench")]
@@ -236,10 +243,10 @@ def _kill_mid_write(proc: subprocess.Popen[bytes], lock: Path) -> None:
 
 @pytest.mark.slow
 def test_ten_sigkills_then_a_full_run_keep_every_trial_exactly_once(tmp_path: Path) -> None:
-    suite = write_suite(tmp_path / "suite.toml", {"epochs": 4, "reports_per_epoch": 2},
-                        trials=BUDGET, seeds=[3],
-                        strategies=["grid", {"name": "tpe", "options": {"n_startup_trials": 3}}],
-                        pruners=["none", {"name": "median", "options": {"n_startup_trials": 2}}])
+    suite = write_suite(tmp_path / "suite.toml", digits_suite_data(
+        {"epochs": 4, "reports_per_epoch": 2}, trials=BUDGET, seeds=[3],
+        strategies=["grid", {"name": "tpe", "options": {"n_startup_trials": 3}}],
+        pruners=["none", {"name": "median", "options": {"n_startup_trials": 2}}]))
     out = tmp_path / "out"
     journal, lock, log = out / JOURNAL_FILE, out / f"{JOURNAL_FILE}.lock", tmp_path / "runs.log"
     rng = random.Random(KILL_SEED)

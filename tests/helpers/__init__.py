@@ -1,0 +1,1 @@
+"""Helpers shared by the tests and by benchmark scripts (`from tests.helpers.suites import …`)."""
