@@ -24,7 +24,7 @@ from typing import Any
 import optuna
 import torch
 
-from bench import cell_runner
+from bench.execution import cell_runner, prelude
 from bench.execution.cell_runner import run_cell
 from bench.execution.task import CellTask
 from bench.objectives.table import read_meta, shipped_table_path
@@ -53,8 +53,9 @@ def _timed(fn: Callable[..., Any], into: list[float] = OPTUNA_S) -> Callable[...
 def instrument_durable_write() -> None:
     """Accumulate the time of each cell's durable-storage work into DURABLE_S: the check for
     a stored study and the one-append copy of the finished in-memory study."""
-    for name in ("stored_study_attrs", "delete_stored_study", "copy_finished_study"):
-        setattr(cell_runner, name, _timed(getattr(cell_runner, name), DURABLE_S))
+    for module, name in ((prelude, "stored_study_attrs"), (prelude, "delete_stored_study"),
+                         (cell_runner, "copy_finished_study")):
+        setattr(module, name, _timed(getattr(module, name), DURABLE_S))
 
 
 def instrument_optuna() -> None:

@@ -6,7 +6,7 @@ does (`validation="test"`). Epochs of the two loops are interleaved so machine l
 both alike. Prints per-epoch seconds, their ratio, a breakdown of the fast loop's time, and
 the mean accuracy of each loop over seeds after one epoch.
 
-    python benchmarks/bench_seed_loop.py [--hidden 256] [--epochs 3] [--seeds 5]
+    python benchmarks/bench_seed_loop.py [--hidden 256] [--epochs 3] [--seeds 5] [--threads N]
 """
 
 from __future__ import annotations
@@ -70,10 +70,15 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--data-root", type=Path, default=None)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads for both loops (default: torch's own choice)")
     args = parser.parse_args()
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)  # before anything loads or trains
     root = (args.data_root or default_data_root()).expanduser()
     data = load_dataset("mnist", device=torch.device("cpu"), validation="test", data_root=root)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    threads = "set by --threads" if args.threads is not None else "torch default"
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads ({threads})")
     seed_t: list[float] = []
     fast_t: list[float] = []
     for rep in range(args.epochs):  # interleave one epoch of each

@@ -4,7 +4,8 @@ Runs the harness's own trial loop (`bench.execution.trials.run_trial`: ask, two 
 `reports` intermediate values with the pruner's check, one user attribute, tell) with an
 objective that costs nothing, so the time per trial is the storage's plus Optuna's. The
 same loop on Optuna's in-memory storage is the baseline; overhead = storage - in-memory.
-PostgreSQL is a throwaway server with fsync on (tests/conftest.py), unless --postgres URL.
+PostgreSQL is a throwaway server with fsync on (tests/helpers/postgres.py), unless --postgres
+URL.
 
     python benchmarks/bench_storage.py [--trials 200] [--reports 3] [--postgres URL]
 """
@@ -12,8 +13,8 @@ PostgreSQL is a throwaway server with fsync on (tests/conftest.py), unless --pos
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import statistics
+import sys
 import tempfile
 import time
 import warnings
@@ -28,6 +29,8 @@ from bench.objectives.outcome import Outcome
 from bench.storage.backends import open_storage
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # `tests.helpers` imports from the checkout's root
+    sys.path.insert(0, str(ROOT))
 
 
 class FreeObjective:
@@ -70,11 +73,9 @@ def per_trial_ms(storage: optuna.storages.BaseStorage | None, trials: int,
 
 
 def _postgres_server() -> Any:
-    spec = importlib.util.spec_from_file_location("tests_conftest", ROOT / "tests" / "conftest.py")
-    assert spec is not None and spec.loader is not None
-    conftest = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(conftest)
-    return conftest.PostgresServer(durable=True).start()
+    from tests.helpers.postgres import PostgresServer
+
+    return PostgresServer(durable=True).start()
 
 
 def main() -> None:
