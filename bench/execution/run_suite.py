@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import sys
 import time
@@ -107,11 +108,27 @@ def run_info(suite: Suite, url: str, extra: dict[str, Any]) -> dict[str, Any]:
     """The content of run.json."""
     return {
         "schema_version": SCHEMA_VERSION,
-        "suite": suite.to_dict(),
+        "suite": {**suite.to_dict(), "storage": describe(suite.storage)},
         "storage": describe(url),
         "machine": machine_info(),
         **extra,
     }
+
+
+def _check_same_suite(out: Path, suite: Suite) -> None:
+    """Refuse a results folder that holds another suite's run: its run.json, tables and
+    report would be replaced."""
+    path = out / RUN_FILE
+    if not path.is_file():
+        return
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))["suite"]["name"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise BenchError(f"{path} is not a samplerbench run.json; choose another --output "
+                         "folder or move that one away") from None
+    if stored != suite.name:
+        raise BenchError(f"{out} holds the results of suite {stored!r}, not {suite.name!r}; "
+                         "choose another --output folder (nothing was written)")
 
 
 def run_suite(suite: Suite, options: RunOptions, stream: TextIO | None = None) -> RunSummary:
@@ -123,6 +140,7 @@ def run_suite(suite: Suite, options: RunOptions, stream: TextIO | None = None) -
     provenance = probe.provenance()  # loads and verifies the data once, before any cell
     target = (options.output or Path("results") / suite.name).expanduser().resolve()
     created = not target.exists()
+    _check_same_suite(target, suite)
     out = prepare_output(target)
     try:
         url = resolve_storage_url(suite.storage, out)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import tomllib
 from dataclasses import asdict, dataclass, field
 from importlib import resources
@@ -207,6 +208,20 @@ def _objective(raw: Any) -> ObjectiveConfig:
     return config
 
 
+# A suite's name is its results folder's name (results/<name>): one path component of safe
+# characters, so no name can write outside results/ or into another suite's folder.
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def _name(raw: Any) -> str:
+    name = str(raw)
+    if not _NAME.fullmatch(name):
+        raise BenchError(f"suite name {name!r} must be 1-64 letters, digits, '.', '_' or '-', "
+                         "starting with a letter or digit (it names the results folder); "
+                         'set `name = "..."` in the suite file')
+    return name
+
+
 def parse_suite(data: dict[str, Any], default_name: str = "suite") -> Suite:
     """Validate a suite file's contents; every problem is one BenchError line."""
     unknown = set(data) - _TOP_KEYS
@@ -229,7 +244,7 @@ def parse_suite(data: dict[str, Any], default_name: str = "suite") -> Suite:
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise BenchError(f"`{key}` must be a positive integer, got {value!r}")
     suite = Suite(
-        name=str(data.get("name", default_name)),
+        name=_name(data.get("name", default_name)),
         objective=_objective(data.get("objective", {})),
         trials=trials,
         seeds=_seeds(data.get("seeds", 5)),

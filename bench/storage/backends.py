@@ -13,7 +13,7 @@ from optuna.storages import BaseStorage, JournalStorage, RDBStorage
 from bench.core.errors import BenchError
 from bench.storage.heartbeats import heartbeat_interval
 from bench.storage.journal import JournalFile, repair_journal_tail
-from bench.storage.urls import describe, driver_url, engine_kwargs, is_sqlite
+from bench.storage.urls import describe, driver_url, engine_kwargs, hide_password, is_sqlite
 
 
 def open_storage(url: str, heartbeat: bool = False) -> BaseStorage:
@@ -68,7 +68,7 @@ def _open_storage(url: str, heartbeat: bool) -> BaseStorage:
             return RDBStorage(driver_url(url), engine_kwargs=engine_kwargs(url), **kwargs)
     except (optuna.exceptions.StorageInternalError, sqlalchemy.exc.SQLAlchemyError, ImportError,
             ValueError) as err:
-        reason = str(err).splitlines()[0][:200]
+        reason = hide_password(str(err).splitlines()[0], url)[:200]
         raise BenchError(f"cannot open storage {describe(url)}: {reason}; check the URL, "
                          "that the server runs and that the database exists") from None
 

@@ -37,16 +37,41 @@ def check_writers(url: str, writers: int) -> None:
         )
 
 
+MASK = "***"
+STORAGE_ENV = "SAMPLERBENCH_STORAGE"  # the real storage URL when run.json holds a masked one
+
+
+def _password(url: str) -> str | None:
+    """The password a URL carries (`[scheme://]user:password@host...`), or None."""
+    if url.startswith("journal"):
+        return None  # a file path, whatever characters it holds
+    head, at, _ = url.rpartition("@")
+    creds = head.rpartition("://")[2]
+    if not at or ":" not in creds:
+        return None
+    return creds.split(":", 1)[1] or None
+
+
 def describe(url: str) -> str:
-    """The URL with any password masked, for logs and run.json."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        creds, host = rest.rsplit("@", 1)
-        if ":" not in creds:
-            return url  # a user name but no password
-        user = creds.split(":", 1)[0]
-        return f"{scheme}://{user}:***@{host}"
-    return url
+    """The URL with any password masked, for logs, errors and run.json (with or without a
+    scheme, so a mistyped URL is masked too)."""
+    secret = _password(url)
+    if secret is None:
+        return url
+    head, _, host = url.rpartition("@")
+    prefix = head[: len(head) - len(secret)]
+    return f"{prefix}{MASK}@{host}"
+
+
+def hide_password(text: str, url: str) -> str:
+    """`text` (a driver's error, say) with the password of `url` masked wherever it appears."""
+    secret = _password(url)
+    return text.replace(secret, MASK) if secret else text
+
+
+def is_masked(url: str) -> bool:
+    """True for a URL whose password `describe` masked (it cannot connect)."""
+    return _password(url) == MASK
 
 
 def driver_url(url: str) -> str:

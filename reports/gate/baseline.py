@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from bench.core.diffs import first_difference, value_at
@@ -154,7 +155,32 @@ def _seed_frame(pairs: list[dict[str, Any]], where: str) -> pd.DataFrame:
         except (KeyError, TypeError, ValueError) as err:
             raise BenchError(f"{where}: malformed pair entry ({err!r}); regenerate it with "
                              "`samplerbench baseline RESULTS -o FILE`") from None
-    return pd.DataFrame(rows, columns=["strategy", "pruner", "device", "seed", *SEED_FIELDS])
+    frame = pd.DataFrame(rows, columns=["strategy", "pruner", "device", "seed", *SEED_FIELDS])
+    _check_ranges(frame, where)
+    return frame
+
+
+# What each per-seed value may be: (lowest, highest, may be missing). A missing time or trial
+# count to target means the seed never reached it; accuracies are always there.
+_SEED_RANGES = {"final_best": (0.0, 1.0, False), "area": (0.0, 1.0, False),
+                "time_to_target_s": (0.0, math.inf, True),
+                "trials_to_target": (1.0, math.inf, True)}
+
+
+def _check_ranges(frame: pd.DataFrame, where: str) -> None:
+    """Refuse values a run cannot produce (NaN or infinite accuracies, negative times): a
+    baseline holding them would switch the gate off or make it meaningless."""
+    for name, (low, high, may_miss) in _SEED_RANGES.items():
+        values = frame[name]
+        ok = np.isfinite(values) & values.between(low, high)
+        bad = ~(ok | (values.isna() & may_miss))
+        if bad.any():
+            row = frame[bad].iloc[0]
+            raise BenchError(
+                f"{where}: {name} of {row['strategy']}/{row['pruner']} seed {row['seed']} is "
+                f"{float(row[name])!r}, outside [{low:g}, {high:g}]" +
+                ("" if may_miss else " (it may not be missing)") +
+                "; regenerate the baseline with `samplerbench baseline RESULTS -o FILE`")
 
 
 def read_baseline(path: Path) -> Baseline:
@@ -179,6 +205,10 @@ def read_baseline(path: Path) -> Baseline:
     if missing or not isinstance(doc["pairs"], list) or not doc["pairs"]:
         raise BenchError(f"baseline {path} lacks {missing or ['pairs']}; regenerate it with "
                          f"`samplerbench baseline RESULTS -o {path}`")
+    target = doc["target"]
+    if not isinstance(target, int | float) or not 0 < target <= 1:
+        raise BenchError(f"baseline {path} has target {target!r}, not an accuracy in (0, 1]; "
+                         f"regenerate it with `samplerbench baseline RESULTS -o {path}`")
     return Baseline(path, doc, _seed_frame(doc["pairs"], f"baseline {path}"))
 
 

@@ -74,6 +74,41 @@ def test_parallel_trials_on_postgres_meet_each_budget(postgres_url: str, tmp_pat
     assert "s3cret" not in describe(secret) and describe(secret).startswith("postgresql://postgres:***@")
 
 
+PASSWORD = "Pw-4c1d-never-on-disk"
+
+
+def test_a_password_in_the_storage_url_reaches_no_file_or_line(
+        postgres_url: str, tmp_path: Path, capfd: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test server trusts loopback, so any password connects; none may be written."""
+    from bench.cli.main import main
+
+    secret = postgres_url.replace("postgres@", f"postgres:{PASSWORD}@")
+    suite = write_suite(tmp_path / "suite.toml", tiny_suite_data(name="secret", trials=2,
+                                                                  storage=secret))
+    out = tmp_path / "out"
+    assert main(["run", str(suite), "-o", str(out)]) == 0
+    assert main(["run", str(suite), "-o", str(out), "--no-report"]) == 0  # a resume
+    written = [f for f in out.rglob("*") if f.is_file()]
+    assert {"run.json", "trials.parquet", "report.html"} <= {f.name for f in written}
+    leaks = [f for f in written if PASSWORD.encode() in f.read_bytes()]
+    assert leaks == []
+    studies = open_storage(postgres_url).get_all_studies()
+    assert studies and PASSWORD not in json.dumps([s.user_attrs for s in studies], default=str)
+    captured = capfd.readouterr()
+    assert PASSWORD not in captured.out + captured.err
+    info = json.loads((out / RUN_FILE).read_text())
+    assert info["suite"]["storage"] == info["storage"] == describe(secret)
+    # export cannot connect with the masked URL: it says so in one line, then takes the real one
+    code = main(["export", str(out)])
+    err = capfd.readouterr().err
+    assert code == 2 and "without its password" in err and "SAMPLERBENCH_STORAGE" in err
+    assert PASSWORD not in err and len(err.strip().splitlines()) == 1
+    monkeypatch.setenv("SAMPLERBENCH_STORAGE", secret)
+    assert main(["export", str(out)]) == 0
+    assert PASSWORD not in "".join(capfd.readouterr())
+
+
 def _running_trial(url: str) -> tuple[optuna.Study, int]:
     study = optuna.create_study(storage=open_storage(url, heartbeat=True))
     with warnings.catch_warnings():  # Optuna: heartbeats are meant for study.optimize

@@ -61,6 +61,13 @@ BAD_SUITES: dict[str, tuple[dict[str, Any], dict[str, Any], tuple[str, ...]]] = 
                        ("unknown option 'sobol'", "valid options: qmc_type, scramble")),
     "unknown key": ({"trails": 5}, {}, ("unknown keys ['trails']", "trials")),
     "zero trials": ({"trials": 0}, {}, ("`trials` must be a positive integer",)),
+    "name that climbs out of results/": ({"name": "../../x"}, {}, ("suite name '../../x'",)),
+    "absolute name": ({"name": "/tmp/x"}, {}, ("suite name '/tmp/x'",)),
+    "name '..'": ({"name": ".."}, {}, ("suite name '..'",)),
+    "name '.'": ({"name": "."}, {}, ("suite name '.'",)),
+    "empty name": ({"name": ""}, {}, ("suite name ''", "names the results folder")),
+    "name with a newline": ({"name": "a\nb"}, {}, ("suite name 'a\\nb'",)),
+    "name over 64 characters": ({"name": "x" * 65}, {}, ("must be 1-64 letters",)),
 }
 
 
@@ -74,6 +81,19 @@ def test_bad_suite_is_one_line_and_writes_nothing(tmp_path: Path,
     _refused(*cli(capsys, "run", suite, "-o", out, "--no-report"), *fragments)
     assert files_in(out) == []
     _refused(*cli(capsys, "run", suite, "-o", out, "--dry-run"), *fragments)
+
+
+def test_results_of_another_suite_are_never_replaced(tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    first = write_suite(tmp_path / "a.toml", digits_suite_data(name="first", trials=2))
+    assert cli(capsys, "run", first, "-o", out, "--no-report")[0] == 0
+    before = {f: f.read_bytes() for f in files_in(out)}
+    other = write_suite(tmp_path / "b.toml", digits_suite_data(name="second", trials=2))
+    message = _refused(*cli(capsys, "run", other, "-o", out, "--no-report"),
+                       "holds the results of suite 'first', not 'second'")
+    assert "choose another --output" in message
+    assert {f: f.read_bytes() for f in files_in(out)} == before
 
 
 def test_malformed_toml_names_line_and_column(tmp_path: Path,
@@ -127,6 +147,14 @@ def test_unreachable_storage_fails_fast(tmp_path: Path, capsys: pytest.CaptureFi
     assert all(t > 0 for t in timeouts) and sum(timeouts) < 10, connect_attempts
     assert "secret" not in message
     assert files_in(out) == []
+
+
+def test_a_url_without_a_scheme_is_refused_without_its_password(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    suite = write_suite(tmp_path / "suite.toml", digits_suite_data())
+    line = _refused(*cli(capsys, "run", suite, "-o", tmp_path / "out", "--storage",
+                         "bench:Pw-no-scheme@db.example/samplerbench"), "cannot open storage")
+    assert "Pw-no-scheme" not in line and "bench:***@db.example" in line
 
 
 def test_unopenable_sqlite_file_is_one_line(tmp_path: Path,

@@ -263,6 +263,35 @@ def test_bad_baselines_exit_2_with_one_line(runs, tmp_path, capsys, case, expect
     assert expected in err and len(err.strip().splitlines()) == 1, err
 
 
+@pytest.mark.parametrize(("field", "value", "expected"), [
+    ("final_best", float("nan"), "final_best of tpe/none seed 0 is nan, outside [0, 1] (it "
+                                 "may not be missing)"),
+    ("final_best", None, "final_best of tpe/none seed 0 is nan"),
+    ("final_best", float("inf"), "final_best of tpe/none seed 0 is inf, outside [0, 1]"),
+    ("final_best", 1e308, "final_best of tpe/none seed 0 is 1e+308, outside [0, 1]"),
+    ("area", -5.0, "area of tpe/none seed 0 is -5.0, outside [0, 1]"),
+    ("time_to_target_s", -1.0, "time_to_target_s of tpe/none seed 0 is -1.0, outside [0, inf]"),
+    ("trials_to_target", float("inf"), "trials_to_target of tpe/none seed 0 is inf"),
+])
+def test_a_baseline_value_a_run_cannot_produce_is_exit_2_never_a_pass(
+        runs, tmp_path, capsys, field, value, expected) -> None:
+    doc = json.loads(runs["baseline"].read_text(encoding="utf-8"))
+    (pair,) = [p for p in doc["pairs"] if (p["strategy"], p["pruner"]) == ("tpe", "none")]
+    pair[field][0] = value
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(doc), encoding="utf-8")  # NaN and Infinity as Python writes them
+    code, out, err = cli(capsys, "check", runs["planted"], "--baseline", bad)
+    assert code == 2 and out == "", out  # the planted bug is never waved through as PASSED
+    assert expected in err and len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.parametrize("target", [float("nan"), 0, 97, "0.97"])
+def test_a_baseline_target_outside_0_1_is_exit_2(runs, tmp_path, capsys, target) -> None:
+    bad = _edited(runs["baseline"], tmp_path / "bad.json", target=target)
+    code, _, err = cli(capsys, "check", runs["base"], "--baseline", bad)
+    assert code == 2 and "not an accuracy in (0, 1]" in err, err
+
+
 def test_results_of_another_suite_exit_2(runs, capsys) -> None:
     code, _, err = cli(capsys, "check", runs["fewer_trials"], "--baseline", runs["baseline"])
     assert code == 2
