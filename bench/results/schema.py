@@ -87,6 +87,9 @@ def read_run_info(results: Path) -> dict[str, Any]:
         info = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
         raise BenchError(f"{path} is not valid JSON ({err}); re-run the suite") from None
+    if not isinstance(info, dict) or not isinstance(info.get("suite"), dict):
+        raise BenchError(f"{path} is not a samplerbench run.json (a JSON object with a "
+                         "`suite`); pass the folder that `samplerbench run` wrote")
     check_schema_version(info.get("schema_version"), str(path))
     return info
 

@@ -66,7 +66,11 @@ class TrainSettings:
     test_each_epoch: bool = False
 
     def validate(self) -> None:
-        """Raise BenchError on a non-positive count."""
+        """Raise BenchError on a count that is not a whole number, or not positive."""
+        for name in ("epochs", "report_every", "reports_per_epoch", "batch_size"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise BenchError(f"{name} must be a whole number, got {value!r}")
         if self.epochs < 1:
             raise BenchError(f"epochs must be at least 1, got {self.epochs}")
         if self.report_every is not None and self.report_every < 1:

@@ -161,16 +161,23 @@ def _strategy_list(raw: Any, what: str) -> tuple[Strategy, ...]:
     return tuple(out)
 
 
+# Seeds are stored in int64 table columns and fed to numpy's SeedSequence: keep them in 32 bits.
+MAX_SEED = 2**32 - 1
+
+
 def _seeds(raw: Any) -> tuple[int, ...]:
     if isinstance(raw, bool) or not isinstance(raw, int | list):
         raise BenchError("`seeds` must be a positive count or a list of integers")
     if isinstance(raw, int):
         if raw <= 0:
             raise BenchError(f"`seeds` must be a positive count, got {raw}")
+        if raw > MAX_SEED + 1:
+            raise BenchError(f"`seeds` counts at most {MAX_SEED + 1} seeds, got {raw}")
         return tuple(range(raw))
-    if not raw or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0
+    if not raw or not all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s <= MAX_SEED
                           for s in raw):
-        raise BenchError("`seeds` as a list must hold non-negative integers, at least one")
+        raise BenchError(f"`seeds` as a list must hold non-negative integers up to {MAX_SEED}, "
+                         "at least one")
     if len(set(raw)) != len(raw):
         raise BenchError("`seeds` lists a seed twice; list each once")
     return tuple(raw)

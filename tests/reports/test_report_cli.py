@@ -132,6 +132,17 @@ def test_other_schema_version_is_a_clear_error(golden: Path, tmp_path: Path,
     assert "schema_version 0" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("content", ["[1, 2]", '{"schema_version": 1, "suite": "x"}', "7"])
+def test_a_run_json_of_another_shape_is_one_line(golden: Path, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str],
+                                                 content: str) -> None:
+    results = shutil.copytree(golden, tmp_path / "r")
+    (results / RUN_FILE).write_text(content, encoding="utf-8")
+    assert main(["report", str(results)]) == 2
+    err = capsys.readouterr().err
+    assert "is not a samplerbench run.json" in err and len(err.strip().splitlines()) == 1, err
+
+
 def test_empty_table_and_bad_arguments(golden: Path, tmp_path: Path,
                                        capsys: pytest.CaptureFixture[str]) -> None:
     results = shutil.copytree(golden, tmp_path / "r")
