@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from bench.core.errors import BenchError
+from bench.core.signals import SIGTERM_EXIT, Terminated, sigterm_as_interrupt
 
 COMMANDS: tuple[str, ...] = (
     "run",
@@ -68,14 +69,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.handler(args))
+        with sigterm_as_interrupt():
+            return int(args.handler(args))
     except BenchError as err:
         print(f"samplerbench {args.command}: error: {err}", file=sys.stderr)
         return err.exit_code
-    except KeyboardInterrupt:
-        print(f"samplerbench {args.command}: interrupted; re-run the same command to resume",
-              file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as err:
+        how = " by SIGTERM" if isinstance(err, Terminated) else ""
+        print(f"samplerbench {args.command}: interrupted{how}; re-run the same command to "
+              "resume", file=sys.stderr)
+        return SIGTERM_EXIT if isinstance(err, Terminated) else 130
 
 
 def entry_point() -> None:

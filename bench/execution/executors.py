@@ -9,11 +9,14 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import queue
+import signal
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from types import FrameType
 
 from bench.core.errors import BenchError
+from bench.core.signals import SIGTERM_EXIT, Terminated
 from bench.execution.base import EventSink, Executor, run_cell_safely
 from bench.execution.task import CellEvent, CellResult, CellTask
 
@@ -27,7 +30,19 @@ class SerialExecutor:
 
 
 def _worker(task: CellTask, q: queue.Queue[CellEvent | None]) -> CellResult:
-    return run_cell_safely(task, q.put)
+    signal.signal(signal.SIGTERM, _raise_terminated)  # a cell runs: unwind it (trial marked)
+    try:
+        return run_cell_safely(task, q.put)
+    finally:
+        signal.signal(signal.SIGTERM, _exit_now)
+
+
+def _raise_terminated(_signum: int, _frame: FrameType | None) -> None:
+    raise Terminated
+
+
+def _exit_now(_signum: int, _frame: FrameType | None) -> None:
+    os._exit(SIGTERM_EXIT)  # an idle worker holds nothing to clean up
 
 
 def init_worker(workers: int) -> None:
@@ -41,6 +56,8 @@ def init_worker(workers: int) -> None:
 
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    signal.signal(signal.SIGTERM, _exit_now)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops us
 
 
 class ProcessExecutor:
@@ -62,21 +79,38 @@ class ProcessExecutor:
             with ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=init_worker,
                                      initargs=(self.workers,)) as pool:
                 futures = {pool.submit(_worker, t, q): t for t in tasks}
-                for fut in as_completed(futures):
-                    task = futures[fut]
-                    try:
-                        results[task.cell.name] = fut.result()
-                    except Exception as err:  # the worker process died
-                        results[task.cell.name] = CellResult.failed(task.cell.name,
-                                                                    f"worker died: {err}")
+                try:
+                    for fut in as_completed(futures):
+                        task = futures[fut]
+                        try:
+                            results[task.cell.name] = fut.result()
+                        except Exception as err:  # the worker process died
+                            results[task.cell.name] = CellResult.failed(task.cell.name,
+                                                                        f"worker died: {err}")
+                except BaseException:  # interrupted (Ctrl-C, SIGTERM): stop every worker
+                    _stop_workers(pool)
+                    raise
             q.put(None)
             relay.join()
         return [results[t.cell.name] for t in tasks]
 
 
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Cancel the cells not started and SIGTERM the workers: a running cell marks its trial
+    interrupted and ends, an idle worker exits; the pool's shutdown then joins them all."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # no public handle
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+
+
 def _drain(q: queue.Queue[CellEvent | None], on_event: EventSink) -> None:
-    while (event := q.get()) is not None:
-        on_event(event)
+    try:
+        while (event := q.get()) is not None:
+            on_event(event)
+    except (EOFError, OSError):
+        return  # the manager was shut down by an interrupted run
 
 
 def make_executor(kind: str, workers: int, scheduler: str | None = None) -> Executor:
