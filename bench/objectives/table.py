@@ -96,6 +96,30 @@ def load_curves(path: Path) -> Curves:
     return _load(str(path), path.stat().st_mtime_ns)
 
 
+# What a recorded value may be: accuracies in [0, 1], seconds >= 0, all finite. Test accuracy
+# is recorded at epoch ends only, so it may be missing elsewhere.
+_VALUE_RANGES = {"val_accuracy": (0.0, 1.0), "train_s": (0.0, np.inf), "eval_s": (0.0, np.inf)}
+
+
+def _check_values(df: pd.DataFrame, path: str) -> None:
+    """Name the first recorded value no training run can produce: a damaged table is refused,
+    never replayed."""
+    for col, (low, high) in _VALUE_RANGES.items():
+        try:
+            values = df[col].to_numpy(dtype=np.float64)
+        except (TypeError, ValueError):
+            raise BenchError(f"table {path}: column {col} is not numeric; rebuild it with "
+                             "`samplerbench tabulate`") from None
+        bad = ~(np.isfinite(values) & (values >= low) & (values <= high))
+        if bad.any():
+            row = df.iloc[int(np.argmax(bad))]
+            raise BenchError(
+                f"table {path}: {col} is {float(values[bad][0])!r} at learning rate "
+                f"{row['learning_rate']:g}, hidden size {int(row['hidden_size'])}, replicate "
+                f"{int(row['replicate'])}, step {int(row['step'])} (allowed: finite, "
+                f"{low:g} to {high:g}); rebuild the table with `samplerbench tabulate`")
+
+
 @lru_cache(maxsize=4)
 def _load(path: str, _mtime: int) -> Curves:
     meta = read_meta(Path(path))
@@ -120,6 +144,7 @@ def _load(path: str, _mtime: int) -> Curves:
     def grid(col: str) -> np.ndarray:
         return df[col].to_numpy(dtype=np.float64).reshape(shape)
 
+    _check_values(df, path)
     rpe = int(meta["grid"]["reports_per_epoch"])
     epochs = int(meta["grid"]["epochs"])
     test_full = grid("test_accuracy")

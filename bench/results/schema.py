@@ -108,4 +108,15 @@ def read_table(results: Path, name: str) -> pd.DataFrame:
     versions = set(df["schema_version"].unique()) if "schema_version" in df else {None}
     for v in versions:
         check_schema_version(None if v is None else int(v), str(path))
+    _check_kinds(df, TRIALS_COLUMNS if name == TRIALS_FILE else STEPS_COLUMNS, path)
     return df
+
+
+def _check_kinds(df: pd.DataFrame, columns: dict[str, str], path: Path) -> None:
+    """Refuse a numeric column that holds something else (text from an edited file, say):
+    every reader below would fail deep inside pandas instead."""
+    for col, dtype in columns.items():
+        numeric = dtype in ("int64", "float64")
+        if numeric and col in df and not pd.api.types.is_numeric_dtype(df[col]):
+            raise BenchError(f"{path}: column {col} holds {df[col].dtype} values, not numbers; "
+                             f"re-export it with `samplerbench export {path.parent}`")

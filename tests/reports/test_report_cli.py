@@ -132,6 +132,18 @@ def test_other_schema_version_is_a_clear_error(golden: Path, tmp_path: Path,
     assert "schema_version 0" in capsys.readouterr().err
 
 
+def test_a_numeric_column_of_text_is_one_line(golden: Path, tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    results = shutil.copytree(golden, tmp_path / "r")
+    trials = pd.read_parquet(results / TRIALS_FILE)
+    trials["value"] = trials["value"].astype(str)
+    trials.to_parquet(results / TRIALS_FILE)
+    assert main(["report", str(results)]) == 2
+    err = capsys.readouterr().err
+    assert "column value holds" in err and "not numbers" in err, err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
 @pytest.mark.parametrize("content", ["[1, 2]", '{"schema_version": 1, "suite": "x"}', "7"])
 def test_a_run_json_of_another_shape_is_one_line(golden: Path, tmp_path: Path,
                                                  capsys: pytest.CaptureFixture[str],

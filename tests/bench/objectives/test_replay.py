@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import optuna
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -140,6 +141,23 @@ def _rewrite_meta(src: Path, dst: Path, **changes: object) -> Path:
     return dst
 
 
+# Damaged recorded values: (column, row, value); the table's provenance is kept.
+DAMAGE = {"nan_accuracy": ("val_accuracy", 5, math.nan),
+          "accuracy_above_one": ("val_accuracy", 7, 97.0),
+          "negative_seconds": ("train_s", 3, -0.5),
+          "text_seconds": ("eval_s", 0, "fast")}
+
+
+def _damage(src: Path, dst: Path, column: str, row: int, value: object) -> None:
+    table = pq.read_table(src)
+    frame = table.to_pandas()
+    if isinstance(value, str):  # a column of text, as a hand-edited table may hold
+        frame[column] = frame[column].astype(str)
+    frame.loc[row, column] = value
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(
+        table.schema.metadata), dst)
+
+
 @pytest.mark.parametrize(("case", "expected"), [
     ("schema", "schema_version 99"),
     ("corrupt", "not a readable parquet table"),
@@ -147,6 +165,10 @@ def _rewrite_meta(src: Path, dst: Path, **changes: object) -> Path:
     ("lr", "learning rates"),
     ("epochs", "holds 2 epochs"),
     ("dataset", "dataset 'digits'"),
+    ("nan_accuracy", "val_accuracy is nan at learning rate"),
+    ("accuracy_above_one", "val_accuracy is 97.0 at learning rate"),
+    ("negative_seconds", "train_s is -0.5 at learning rate"),
+    ("text_seconds", "column eval_s is not numeric"),
 ])
 def test_bad_tables_are_refused_before_anything_runs(tmp_path, capsys, case, expected) -> None:
     table = tmp_path / "t.parquet"
@@ -170,6 +192,8 @@ def test_bad_tables_are_refused_before_anything_runs(tmp_path, capsys, case, exp
         objective["epochs"] = 3
     elif case == "dataset":
         objective["dataset"] = "mnist"
+    elif case in DAMAGE:
+        _damage(DIGITS_TABLE, table, *DAMAGE[case])
     suite = write_suite(tmp_path / "s.toml", digits_suite_data(objective, trials=3))
     out = tmp_path / "out"
     code, _stdout, err = cli(capsys, "run", suite, "-o", out)
