@@ -14,7 +14,13 @@ from typing import Any
 from bench.core.errors import BenchError
 from bench.core.spaces import SearchSpace, get_space, space_from_mapping
 from bench.spec.objective import DEVICES, ObjectiveSpec
-from strategies.registry import build_pruner, build_sampler, check_pruner, check_sampler
+from strategies.registry import (
+    build_pruner,
+    build_sampler,
+    check_pruner,
+    check_sampler,
+    is_import_path,
+)
 
 OBJECTIVE_KINDS = ("mnist", "mnist-table")
 EXECUTORS = ("serial", "processes", "dask")
@@ -289,14 +295,18 @@ def _batchable(objective: ObjectiveConfig) -> bool:
 
 
 def _check_strategies(suite: Suite) -> None:
-    """Build every sampler and pruner once, so bad names and options fail before any run."""
+    """Build every registered sampler and pruner once, so bad names and options fail before
+    any run. One named by import path is only checked for its form here: importing it runs
+    its code, which waits for the run itself (`bench.execution.run_suite`), never a dry run."""
     space = suite.objective.space()
     for s in suite.strategies:
         check_sampler(s.name)
-        build_sampler(s.name, 0, space, s.options_dict())
+        if not is_import_path(s.name):
+            build_sampler(s.name, 0, space, s.options_dict())
     for p in suite.pruners:
         check_pruner(p.name)
-        build_pruner(p.name, p.options_dict())
+        if not is_import_path(p.name):
+            build_pruner(p.name, p.options_dict())
 
 
 def shipped_suites() -> dict[str, Path]:

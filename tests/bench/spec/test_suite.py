@@ -99,6 +99,44 @@ def test_results_of_another_suite_are_never_replaced(tmp_path: Path,
     assert {f: f.read_bytes() for f in files_in(out)} == before
 
 
+SIDE_EFFECTS = """
+from pathlib import Path
+import optuna
+MARKER = Path(__file__).with_name("ran.txt")
+with MARKER.open("a") as f:
+    f.write("imported\\n")
+
+
+def make(*, seed, space):
+    with MARKER.open("a") as f:
+        f.write("called\\n")
+    return optuna.samplers.RandomSampler(seed=seed)
+"""
+
+
+def test_a_dry_run_never_executes_a_strategy_named_by_import_path(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "sidefx_factory.py").write_text(SIDE_EFFECTS, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    suite = write_suite(tmp_path / "suite.toml",
+                        digits_suite_data(strategies=["sidefx_factory:make"], trials=2))
+    code, _, err = cli(capsys, "run", suite, "-o", tmp_path / "out", "--dry-run")
+    assert code == 0, err
+    assert not (tmp_path / "ran.txt").exists()  # not imported, not called
+    assert cli(capsys, "run", suite, "-o", tmp_path / "out", "--no-report")[0] == 0
+    assert (tmp_path / "ran.txt").read_text().splitlines()[:2] == ["imported", "called"]
+
+
+def test_a_bad_imported_factory_fails_before_anything_is_written(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    suite = write_suite(tmp_path / "suite.toml", digits_suite_data(
+        strategies=[{"name": "tests.helpers.factories:make_sampler", "options": {"nope": 1}}]))
+    out = tmp_path / "out"
+    _refused(*cli(capsys, "run", suite, "-o", out, "--no-report"), "valid options: startup")
+    assert files_in(out) == []
+
+
 def test_malformed_toml_names_line_and_column(tmp_path: Path,
                                               capsys: pytest.CaptureFixture[str]) -> None:
     suite = tmp_path / "suite.toml"
