@@ -23,6 +23,7 @@ import io
 from pathlib import Path
 from typing import Any
 
+import matplotlib
 import pandas as pd
 from matplotlib.figure import Figure
 
@@ -56,7 +57,10 @@ def _write_table(folder: Path, name: str, frame: pd.DataFrame) -> None:
 def _figure_bytes(fig: Figure, fmt: str) -> bytes:
     buf = io.BytesIO()
     meta: dict[str, Any] = {"Date": None} if fmt == "svg" else {"Software": None}
-    fig.savefig(buf, format=fmt, dpi=110, metadata=meta)
+    # SVG element ids are random unless salted: a fixed salt makes the same results give the
+    # same file (the context restores the global setting).
+    with matplotlib.rc_context({"svg.hashsalt": "samplerbench"}):
+        fig.savefig(buf, format=fmt, dpi=110, metadata=meta)
     return buf.getvalue()
 
 

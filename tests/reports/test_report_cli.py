@@ -132,6 +132,17 @@ def test_other_schema_version_is_a_clear_error(golden: Path, tmp_path: Path,
     assert "schema_version 0" in capsys.readouterr().err
 
 
+def test_two_reports_of_the_same_results_are_byte_identical(golden: Path,
+                                                             tmp_path: Path) -> None:
+    for name in ("a", "b"):
+        assert main(["report", str(golden), "-o", str(tmp_path / name)]) == 0
+    files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*")
+                   if p.is_file())
+    assert any(f.suffix == ".svg" for f in files)
+    assert [f for f in files if (tmp_path / "a" / f).read_bytes() !=
+            (tmp_path / "b" / f).read_bytes()] == []
+
+
 def test_a_numeric_column_of_text_is_one_line(golden: Path, tmp_path: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     results = shutil.copytree(golden, tmp_path / "r")
