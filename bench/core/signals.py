@@ -17,7 +17,8 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM arrived; raised where the process stands, as Ctrl-C's KeyboardInterrupt is."""
 
 
-def _raise_terminated(_signum: int, _frame: FrameType | None) -> None:
+def raise_terminated(_signum: int, _frame: FrameType | None) -> None:
+    """Signal handler: raise `Terminated` where the process stands."""
     raise Terminated
 
 
@@ -28,7 +29,7 @@ def sigterm_as_interrupt() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    previous = signal.signal(signal.SIGTERM, raise_terminated)
     try:
         yield
     finally:

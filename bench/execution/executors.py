@@ -16,7 +16,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from types import FrameType
 
 from bench.core.errors import BenchError
-from bench.core.signals import SIGTERM_EXIT, Terminated
+from bench.core.signals import SIGTERM_EXIT, raise_terminated
 from bench.execution.base import EventSink, Executor, run_cell_safely
 from bench.execution.task import CellEvent, CellResult, CellTask
 
@@ -30,15 +30,11 @@ class SerialExecutor:
 
 
 def _worker(task: CellTask, q: queue.Queue[CellEvent | None]) -> CellResult:
-    signal.signal(signal.SIGTERM, _raise_terminated)  # a cell runs: unwind it (trial marked)
+    signal.signal(signal.SIGTERM, raise_terminated)  # a cell runs: unwind it (trial marked)
     try:
         return run_cell_safely(task, q.put)
     finally:
         signal.signal(signal.SIGTERM, _exit_now)
-
-
-def _raise_terminated(_signum: int, _frame: FrameType | None) -> None:
-    raise Terminated
 
 
 def _exit_now(_signum: int, _frame: FrameType | None) -> None:

@@ -24,11 +24,10 @@ from bench.objectives.base import build_objective
 from bench.results.export import build_tables, write_tables
 from bench.results.schema import RUN_FILE, SCHEMA_VERSION
 from bench.spec.cells import Cell
-from bench.spec.suite import Suite
+from bench.spec.suite import Suite, build_strategies
 from bench.storage.backends import check_writable, open_storage
 from bench.storage.urls import check_writers, describe, resolve_storage_url
 from bench.training.machine import machine_info
-from strategies.registry import build_pruner, build_sampler, is_import_path
 
 
 @dataclass(frozen=True)
@@ -116,19 +115,6 @@ def run_info(suite: Suite, url: str, extra: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _build_imported_strategies(suite: Suite) -> None:
-    """Import and build once each sampler and pruner named by import path, so a bad factory
-    or option fails before anything is written (the spec leaves them unbuilt: their code runs
-    only when a run starts)."""
-    space = suite.objective.space()
-    for s in suite.strategies:
-        if is_import_path(s.name):
-            build_sampler(s.name, 0, space, s.options_dict())
-    for p in suite.pruners:
-        if is_import_path(p.name):
-            build_pruner(p.name, p.options_dict())
-
-
 def _check_same_suite(out: Path, suite: Suite) -> None:
     """Refuse a results folder that holds another suite's run: its run.json, tables and
     report would be replaced."""
@@ -150,7 +136,7 @@ def run_suite(suite: Suite, options: RunOptions, stream: TextIO | None = None) -
     stream = stream or sys.stderr
     suite = apply_options(suite, options)
     # Everything that can refuse the suite runs before anything is written.
-    _build_imported_strategies(suite)
+    build_strategies(suite, imported=True)  # the suite's own code runs from here on
     probe = build_objective(suite.objective, suite.devices[0], 0, options.data_root)
     provenance = probe.provenance()  # loads and verifies the data once, before any cell
     target = (options.output or Path("results") / suite.name).expanduser().resolve()

@@ -295,17 +295,26 @@ def _batchable(objective: ObjectiveConfig) -> bool:
 
 
 def _check_strategies(suite: Suite) -> None:
-    """Build every registered sampler and pruner once, so bad names and options fail before
-    any run. One named by import path is only checked for its form here: importing it runs
-    its code, which waits for the run itself (`bench.execution.run_suite`), never a dry run."""
-    space = suite.objective.space()
+    """Check every name, and build every registered sampler and pruner once, so bad names and
+    options fail before any run. One named by import path is only checked for its form here:
+    importing it runs its code, which waits for the run itself, never a dry run."""
     for s in suite.strategies:
         check_sampler(s.name)
-        if not is_import_path(s.name):
-            build_sampler(s.name, 0, space, s.options_dict())
     for p in suite.pruners:
         check_pruner(p.name)
-        if not is_import_path(p.name):
+    build_strategies(suite, imported=False)
+
+
+def build_strategies(suite: Suite, imported: bool) -> None:
+    """Build once each registered sampler and pruner (`imported=False`), or each one named by
+    import path (`imported=True`, which imports its module and calls its factory), so a bad
+    option fails in one line before anything runs."""
+    space = suite.objective.space()
+    for s in suite.strategies:
+        if is_import_path(s.name) == imported:
+            build_sampler(s.name, 0, space, s.options_dict())
+    for p in suite.pruners:
+        if is_import_path(p.name) == imported:
             build_pruner(p.name, p.options_dict())
 
 
