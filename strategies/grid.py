@@ -16,6 +16,14 @@ from optuna.trial import TrialState
 
 from bench.core.attrs import counts_toward_budget
 from bench.core.errors import BenchError
+from bench.core.optuna_internals import (
+    FIXED_PARAMS_ATTR,
+    GRID_ID_ATTR,
+    assign_grid_point,
+    grid_points,
+    study_id,
+    study_storage,
+)
 from bench.core.spaces import CategoricalParam, FloatParam, IntParam, ParamValue, SearchSpace
 
 MAX_GRID_POINTS = 1000
@@ -82,27 +90,26 @@ class AskTellGridSampler(optuna.samplers.GridSampler):
     @property
     def size(self) -> int:
         """How many points the grid has."""
-        return len(self._all_grids)
+        return len(grid_points(self))
 
     def held_points(self, study: optuna.Study, running: bool) -> set[int]:
         """Grid ids held by trials that count toward the budget (and running ones if
         `running`)."""
-        return {t.system_attrs["grid_id"]
-                for t in study._storage.get_all_trials(study._study_id, deepcopy=False)
-                if "grid_id" in t.system_attrs and
+        return {t.system_attrs[GRID_ID_ATTR]
+                for t in study_storage(study).get_all_trials(study_id(study), deepcopy=False)
+                if GRID_ID_ATTR in t.system_attrs and
                 (counts_toward_budget(t) or (running and t.state == TrialState.RUNNING))}
 
     def before_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         """Give the trial the first point not held by a running or counted trial."""
-        if "grid_id" in trial.system_attrs or "fixed_params" in trial.system_attrs:
+        if GRID_ID_ATTR in trial.system_attrs or FIXED_PARAMS_ATTR in trial.system_attrs:
             return
         held = self.held_points(study, running=True)
         free = next((i for i in range(self.size) if i not in held), None)
         if free is None:  # every point taken: Optuna's own rule (re-evaluate one)
             super().before_trial(study, trial)
             return
-        study._storage.set_trial_system_attr(trial._trial_id, "search_space", self._search_space)
-        study._storage.set_trial_system_attr(trial._trial_id, "grid_id", free)
+        assign_grid_point(study, trial, self, free)
 
     def after_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial,
                     state: optuna.trial.TrialState, values: Sequence[float] | None) -> None:

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 import optuna
 
 from bench.core.errors import BenchError
+from bench.core.optuna_internals import study_storage, trial_id
 from bench.execution.task import CellEvent
 from bench.execution.trials import best_value, finish_trial, record_failure, run_trial
 from bench.objectives.base import Objective
@@ -168,7 +169,7 @@ def batched_trials(run: LoopRun) -> LoopEnd:
             return LoopEnd(done, ran, True)
         with ExitStack() as beating:
             for trial, _, _ in asked:
-                beating.enter_context(trial_heartbeat(study._storage, trial._trial_id))
+                beating.enter_context(trial_heartbeat(study_storage(study), trial_id(trial)))
             try:
                 outcomes = evaluate_batch([(trial, params) for trial, params, _ in asked])
             except BaseException as err:  # recorded on every trial of the batch, raised again

@@ -16,6 +16,7 @@ import optuna
 from bench.core.attrs import counts_toward_budget
 from bench.core.errors import BenchError
 from bench.core.files import now_iso, write_json
+from bench.core.optuna_internals import study_id
 from bench.execution.executors import make_executor
 from bench.execution.plan import machine_cells
 from bench.execution.progress import SuiteProgress
@@ -93,7 +94,7 @@ def writers(suite: Suite) -> int:
 
 def cell_status(storage: optuna.storages.BaseStorage, cells: list[Cell]) -> dict[str, int]:
     """Trials that already count toward each cell's budget."""
-    ids = {s.study_name: s._study_id for s in storage.get_all_studies()}
+    ids = {s.study_name: study_id(s) for s in storage.get_all_studies()}
     done = {}
     for cell in cells:
         if cell.name in ids:

@@ -16,6 +16,7 @@ from bench.core.attrs import (
     NON_FINITE,
     TRIAL_ATTR,
 )
+from bench.core.optuna_internals import study_storage, trial_id
 from bench.objectives.base import Objective
 from bench.objectives.outcome import Outcome
 from bench.storage.heartbeats import trial_heartbeat
@@ -42,7 +43,7 @@ def run_trial(study: optuna.Study, objective: Objective,
     """
     t0 = time.perf_counter()
     trial = trial or study.ask()
-    with trial_heartbeat(study._storage, trial._trial_id):
+    with trial_heartbeat(study_storage(study), trial_id(trial)):
         try:
             params = objective.space.suggest(trial)
             suggest_s = time.perf_counter() - t0

@@ -9,9 +9,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 
 import optuna
-from optuna.storages import BaseStorage, RDBStorage
+from optuna.storages import BaseStorage
 
 from bench.core.errors import BenchError
+from bench.core.optuna_internals import heartbeat_rows, rdb_storage_of
 
 HEARTBEAT_INTERVAL_S = 10  # RDB storages: a trial's process beats this often
 
@@ -71,18 +72,12 @@ def trial_heartbeat(storage: BaseStorage, trial_id: int) -> Iterator[None]:
 
 def heartbeat_ages(storage: BaseStorage, trial_ids: Sequence[int]) -> dict[int, float | None]:
     """Seconds since each trial's last heartbeat by the database's clock (None: never beat)."""
-    backend = getattr(storage, "_backend", storage)  # unwrap Optuna's cached RDB storage
     ages: dict[int, float | None] = dict.fromkeys(trial_ids)
-    if not trial_ids or not isinstance(backend, RDBStorage):
+    rdb = rdb_storage_of(storage) if trial_ids else None
+    if rdb is None:
         return ages
-    import sqlalchemy as sa
-
-    beats = sa.table("trial_heartbeats", sa.column("trial_id"), sa.column("heartbeat"))
-    with backend.engine.connect() as conn:
-        now = conn.execute(sa.select(sa.func.now())).scalar()
-        rows = conn.execute(sa.select(beats.c.trial_id, beats.c.heartbeat)
-                            .where(beats.c.trial_id.in_(list(trial_ids)))).all()
+    now, rows = heartbeat_rows(rdb, trial_ids)
     now = now.replace(tzinfo=None)  # as Optuna compares them: both in the session's zone
     for trial_id, beat in rows:
-        ages[int(trial_id)] = (now - beat).total_seconds()
+        ages[trial_id] = (now - beat).total_seconds()
     return ages

@@ -13,6 +13,7 @@ from typing import Any
 from optuna.storages import BaseStorage
 from optuna.storages.journal import JournalFileBackend, JournalFileSymlinkLock
 
+from bench.core.optuna_internals import journal_backend
 from bench.storage.journal_index import JournalIndex
 
 JOURNAL_FILE = "journal.log"
@@ -28,7 +29,7 @@ _ENCODE = json.JSONEncoder(separators=(",", ":")).encode  # one encoder for ever
 
 def journal_file_of(storage: BaseStorage) -> JournalFile | None:
     """The storage's journal file when it is one of samplerbench's (`open_storage`)."""
-    backend = getattr(storage, "_backend", None)
+    backend = journal_backend(storage)
     return backend if isinstance(backend, JournalFile) else None
 
 

@@ -6,7 +6,8 @@ its study is stored (and its labels), and, to append a finished study in one wri
 the journal will give it. `JournalIndex` reads the complete lines added since its last
 offset, decodes only the study records (create, delete, set user attribute; a trial record
 is recognised by its `{"op_code":N,` prefix and skipped undecoded) and applies Optuna's rules
-to them (`optuna.storages.journal._storage.JournalStorageReplayResult`): ids count up from 0
+to them (Optuna's `JournalStorageReplayResult`; the op codes come from
+`bench.core.optuna_internals.journal_op`): ids count up from 0
 in file order, a create whose name is a live study's is ignored, a delete or attribute for a
 study that is not live is ignored. Tests check the index against Optuna's own replay.
 
@@ -16,18 +17,23 @@ tail to the fsync, so no other writer's study can take an id in between.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from optuna.storages.journal._storage import JournalOperation
-
 from bench.core.errors import BenchError
+from bench.core.optuna_internals import journal_op
 
-_STUDY_OPS = (JournalOperation.CREATE_STUDY, JournalOperation.DELETE_STUDY,
-              JournalOperation.SET_STUDY_USER_ATTR)
 _PREFIX = b'{"op_code":'
+
+
+@functools.cache
+def _ops() -> tuple[int, int, int]:
+    """The op codes of the study records: create, delete, set user attribute."""
+    return (journal_op("CREATE_STUDY"), journal_op("DELETE_STUDY"),
+            journal_op("SET_STUDY_USER_ATTR"))
 
 
 def _op_code(line: bytes) -> int | None:
@@ -79,7 +85,7 @@ class JournalIndex:
 
     def _read_line(self, line: bytes, at: int) -> None:
         op = _op_code(line)
-        if op is not None and op not in _STUDY_OPS:
+        if op is not None and op not in _ops():
             return
         try:
             record = json.loads(line)
@@ -91,16 +97,17 @@ class JournalIndex:
     def apply(self, record: dict[str, Any]) -> None:
         """Apply one record as Optuna's replay does (trial records change nothing here)."""
         op = record["op_code"]
-        if op == JournalOperation.CREATE_STUDY and record["study_name"] not in self.ids:
+        create, delete, set_attr = _ops()
+        if op == create and record["study_name"] not in self.ids:
             self.ids[record["study_name"]] = self.next_id
             self.attrs[self.next_id] = {}
             self.next_id += 1
-        elif op == JournalOperation.DELETE_STUDY:
+        elif op == delete:
             study_id = record["study_id"]
             if study_id in self.attrs:
                 del self.attrs[study_id]
                 self.ids = {n: i for n, i in self.ids.items() if i != study_id}
-        elif op == JournalOperation.SET_STUDY_USER_ATTR and record["study_id"] in self.attrs:
+        elif op == set_attr and record["study_id"] in self.attrs:
             self.attrs[record["study_id"]].update(record["user_attr"])
 
     def study_attrs(self, name: str) -> dict[str, Any] | None:

@@ -11,9 +11,9 @@ from typing import Any
 import optuna
 import pytest
 from optuna.storages import JournalStorage
-from optuna.storages.journal._storage import JournalOperation
 
 from bench.core.errors import BenchError
+from bench.core.optuna_internals import journal_backend, journal_create_study, study_id
 from bench.storage.journal import JournalFile
 from bench.storage.journal_index import JournalIndex
 from bench.storage.studies import copy_finished_study, delete_stored_study, stored_study_attrs
@@ -41,7 +41,7 @@ def _finished_study(name: str, n: int, seed: int) -> optuna.Study:
 def _optuna_view(path: Path) -> dict[str, tuple[int, dict[str, Any]]]:
     """Optuna's own replay of the file: name -> (id, user attributes)."""
     storage = JournalStorage(JournalFile(path))
-    return {s.study_name: (s._study_id, s.user_attrs) for s in storage.get_all_studies()}
+    return {s.study_name: (study_id(s), s.user_attrs) for s in storage.get_all_studies()}
 
 
 def _index_view(path: Path) -> dict[str, tuple[int, dict[str, Any]]]:
@@ -50,12 +50,17 @@ def _index_view(path: Path) -> dict[str, tuple[int, dict[str, Any]]]:
     return {name: (i, index.attrs[i]) for name, i in index.ids.items()}
 
 
-def _same_trials(stored: optuna.Study, source: optuna.Study, extra: dict[int, Any]) -> None:
+def _same_trials(stored: optuna.Study, source: optuna.Study, extra: dict[int, Any],
+                 times: bool = True) -> None:
+    """The same trials; with `times`, the same datetimes too (naive local, as in the source)."""
     got, want = stored.trials, source.trials
     assert len(got) == len(want) > 0
     for g, w in zip(got, want, strict=True):
         assert (g.number, g.state, g.value, g.params) == (w.number, w.state, w.value, w.params)
         assert g.intermediate_values == w.intermediate_values
+        if times:
+            assert (g.datetime_start, g.datetime_complete) == (w.datetime_start,
+                                                               w.datetime_complete)
         assert g.user_attrs == {**w.user_attrs, **extra.get(w.number, {})}
 
 
@@ -69,13 +74,12 @@ def test_the_index_agrees_with_optunas_replay_through_creates_deletes_and_append
     ours = JournalStorage(JournalFile(path))  # a second writer, as another process would be
     first = _finished_study("copied-1", 4, seed=1)
     copy_finished_study(first, ours, {"done": True}, {0: {"extra": "x"}})
-    optuna_side.delete_study(a._study_id)
+    optuna_side.delete_study(study_id(a))
     optuna.create_study(study_name="b", storage=optuna_side).set_user_attr("k", 2)
     optuna.create_study(study_name="a", storage=optuna_side)  # a name freed by the delete
     # Another worker's create of a live name: Optuna's replay ignores it, so must the index.
-    optuna_side._backend.append_logs([{"op_code": JournalOperation.CREATE_STUDY,
-                                       "worker_id": "elsewhere", "study_name": "b",
-                                       "directions": [1]}])
+    journal_backend(optuna_side).append_logs([journal_create_study(
+        "elsewhere", "b", [optuna.study.StudyDirection.MINIMIZE])])
     second = _finished_study("copied-2", 5, seed=2)
     copy_finished_study(second, ours, {"done": True})
     delete_stored_study(ours, "copied-1")
@@ -83,7 +87,7 @@ def test_the_index_agrees_with_optunas_replay_through_creates_deletes_and_append
 
     view = _optuna_view(path)
     assert _index_view(path) == view
-    assert ours._backend.index.ids == {n: i for n, (i, _) in view.items()}
+    assert journal_backend(ours).index.ids == {n: i for n, (i, _) in view.items()}
     assert sorted(view) == ["a", "b", "copied-1", "copied-2"]
     assert view["copied-1"][1] == {"label": {"name": "copied-1", "n": 4}, "done": "again"}
     reader = JournalStorage(JournalFile(path))
@@ -135,7 +139,7 @@ def test_two_processes_appending_at_once_get_the_ids_optuna_gives(tmp_path: Path
     for name, (_, attrs) in view.items():
         k = attrs["k"]
         _same_trials(optuna.load_study(study_name=name, storage=reader),
-                     _finished_study(name, 3, seed=k), {})
+                     _finished_study(name, 3, seed=k), {}, times=False)  # a rerun: other times
 
 
 def test_a_partial_last_line_waits_and_a_corrupt_record_is_named(tmp_path: Path) -> None:
