@@ -15,11 +15,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from optuna import Study
 from optuna.distributions import BaseDistribution
 from optuna.samplers import TPESampler
 from optuna.trial import FrozenTrial
 
+from bench.core.optuna_internals import reseed_tpe_model
 from bench.core.spaces import SearchSpace
 
 CLIPPED_PARAM = "learning_rate"
@@ -72,3 +74,45 @@ def clipped_tpe(*, seed: int, space: SearchSpace, low: float = CLIP_LOW,
         **options: TPESampler's keyword arguments.
     """
     return ClippedLearningRateTPE(seed=seed, low=low, high=high, **options)
+
+
+class CrashingTPE(TPESampler):
+    """TPESampler that raises on its first suggestion: a sampler bug that takes a cell down."""
+
+    def sample_independent(self, study: Study, trial: FrozenTrial, param_name: str,
+                           param_distribution: BaseDistribution) -> Any:
+        """Raise, as a broken sampler would."""
+        raise RuntimeError("planted sampler crash")
+
+
+def crashing_tpe(*, seed: int, space: SearchSpace, share: float = 0.25,
+                 **options: Any) -> TPESampler:
+    """Registry factory: TPE that crashes in a share of cells (those whose sampler seed falls
+    in the lowest `share` of its range), and is plain TPE elsewhere.
+
+    Args:
+        seed: The cell's sampler seed (uniform over 32 bits, so `share` of cells crash).
+        space: The search space (unused).
+        share: The share of cells that crash.
+        **options: TPESampler's keyword arguments.
+    """
+    cls = CrashingTPE if seed < share * 2**32 else TPESampler
+    return cls(seed=seed, **options)
+
+
+def tpe_model_salted(*, seed: int, space: SearchSpace, salt: int = 1,
+                     **options: Any) -> TPESampler:
+    """Registry factory: a neutral change that keeps TPE's random start-up stream but salts the
+    stream its model samples candidates from, as a refactor that draws one more random number
+    after the start-up would. Not a regression: the calibration's neutral change that shares
+    the first trials with the baseline.
+
+    Args:
+        seed: The cell's sampler seed (the start-up sampler keeps it).
+        space: The search space (unused).
+        salt: Mixed into the model's seed.
+        **options: TPESampler's keyword arguments.
+    """
+    sampler = TPESampler(seed=seed, **options)
+    reseed_tpe_model(sampler, int(np.random.SeedSequence([seed, salt]).generate_state(1)[0]))
+    return sampler

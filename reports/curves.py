@@ -6,6 +6,10 @@ Definitions:
     - best-so-far after trial k = max `value` over COMPLETE trials 1..k of the cell. Before
       the first COMPLETE trial it is undefined (NaN: nothing is plotted there). Pruned and
       failed trials never raise it.
+    - chosen-so-far after trial k = the `true_accuracy` (noise-free quality) of the trial the
+      study would hand a user then: the first COMPLETE trial reaching best-so-far. It is what
+      the strategy chose, scored without the replicate noise its choice harvested; `regret`
+      = `true_optimum` - chosen-so-far (replay only: live runs know no optimum).
     - Axes: the trial number k; wall-clock time = cumulative `duration_s` at each trial's end;
       epochs = cumulative `epochs_completed`.
     - Carry-forward resampling onto a grid: the value at grid point t is the best-so-far of
@@ -38,7 +42,8 @@ def best_so_far(trials: pd.DataFrame) -> pd.DataFrame:
     Returns:
         A copy sorted by cell and trial number with added columns: `k` (1-based trial
         position in the cell), `complete` (bool), `best` (best-so-far, NaN while undefined),
-        `elapsed_s` (cumulative `duration_s`), `epochs_used` (cumulative `epochs_completed`).
+        `elapsed_s` (cumulative `duration_s`), `epochs_used` (cumulative `epochs_completed`),
+        `chosen_true` (chosen-so-far, NaN while undefined) and `regret`.
     """
     df = trials.sort_values([*CELL_KEYS, "trial"], kind="stable").reset_index(drop=True)
     groups = df.groupby(CELL_KEYS, sort=False, observed=True)
@@ -47,6 +52,15 @@ def best_so_far(trials: pd.DataFrame) -> pd.DataFrame:
     done = df["value"].astype("float64").where(df["complete"])
     running = done.groupby([df[c] for c in CELL_KEYS], sort=False, observed=True).cummax()
     df["best"] = running.groupby([df[c] for c in CELL_KEYS], sort=False, observed=True).ffill()
+    before = df["best"].groupby([df[c] for c in CELL_KEYS], sort=False, observed=True).shift()
+    new_best = df["complete"] & done.notna() & (before.isna() | (done > before))
+    true = df["true_accuracy"].astype("float64") if "true_accuracy" in df else np.nan
+    chosen = pd.Series(np.where(new_best, true, np.nan), index=df.index)
+    chosen = chosen.where(new_best)
+    df["chosen_true"] = chosen.groupby([df[c] for c in CELL_KEYS], sort=False,
+                                       observed=True).ffill()
+    optimum = df["true_optimum"].astype("float64") if "true_optimum" in df else np.nan
+    df["regret"] = optimum - df["chosen_true"]
     df["elapsed_s"] = groups["duration_s"].cumsum().astype("float64")
     df["epochs_used"] = groups["epochs_completed"].cumsum().astype("float64")
     return df
@@ -91,14 +105,15 @@ def seed_quantiles(curves: FloatArray, qs: Sequence[float]) -> FloatArray:
 
 
 def resample_cells(
-    curves: pd.DataFrame, x: str, grid: npt.ArrayLike
+    curves: pd.DataFrame, x: str, grid: npt.ArrayLike, y: str = "best"
 ) -> dict[tuple[str, str, str], FloatArray]:
-    """Carry each cell's best-so-far forward onto `grid`, stacked per strategy/pruner/device.
+    """Carry each cell's `y` forward onto `grid`, stacked per strategy/pruner/device.
 
     Args:
         curves: Output of `best_so_far`.
         x: The axis column: "k", "elapsed_s" or "epochs_used".
         grid: The common grid.
+        y: The running quantity: "best" (best-so-far), "chosen_true", "regret", ...
 
     Returns:
         For each (strategy, pruner, device), a (seeds, grid points) matrix, seeds in order.
@@ -106,7 +121,7 @@ def resample_cells(
     g = np.asarray(grid, dtype=np.float64)
     out: dict[tuple[str, str, str], FloatArray] = {}
     xs = curves[x].to_numpy(dtype=np.float64)
-    ys = curves["best"].to_numpy(dtype=np.float64)
+    ys = curves[y].to_numpy(dtype=np.float64)
     for key, rows in curves.groupby(PAIR_KEYS, sort=True, observed=True).indices.items():
         cell_of = curves["seed"].to_numpy()[rows]
         bounds = np.flatnonzero(np.diff(cell_of)) + 1

@@ -2,8 +2,11 @@
 
 No function here writes files, calls `sns.set_theme`, or changes rcParams; colours and line
 styles come from `reports.styles`. `make_figures` builds the report's figures as
-`matplotlib.figure.Figure` objects (no pyplot state), one panel per device where curves are
-compared, and leaves saving them to `reports.writer`.
+`matplotlib.figure.Figure` objects (no pyplot state): the critical-difference diagram
+(`reports.cd_diagram`), the regret curves as small multiples per pruner
+(`reports.loss_figure`), then the per-seed, rank, time and pruning figures, one panel per
+device where curves are compared; a figure that would be empty is skipped
+(`skipped_figures` says why). Saving them is left to `reports.writer`.
 """
 
 from __future__ import annotations
@@ -19,16 +22,13 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
+from reports.cd_diagram import critical_difference_figure
+from reports.loss_figure import AXIS_LABELS, SIMULATED, loss_figure, seed_text
 from reports.styles import device_colour, pair_label, pruner_linestyle, sampler_colour
 from reports.summaries import ReportSummaries
 
 ACCURACY = "validation accuracy (%)"
 JITTER_SEED = 0  # horizontal jitter of the per-seed points in the final-best figure
-AXIS_LABELS: dict[str, str] = {
-    "k": "Trial number",
-    "elapsed_s": "Wall-clock time (s, cumulative trial durations)",
-    "epochs_used": "Epochs consumed (cumulative)",
-}
 
 
 @contextmanager
@@ -44,117 +44,10 @@ def _axes(ax: Axes | None) -> Axes:
     return ax if ax is not None else Figure(layout="constrained").add_subplot()
 
 
-def seed_text(counts: pd.Series) -> str:
-    """'5 seeds' when every pair has the same count, else '3-5 seeds per pair'.
-
-    Args:
-        counts: Seed counts, one per pair.
-
-    Returns:
-        The phrase.
-    """
-    lo, hi = int(counts.min()), int(counts.max())
-    return f"{hi} seed{'s' * (hi != 1)}" if lo == hi else f"{lo}-{hi} seeds per pair"
-
-
 def _pairs(df: pd.DataFrame) -> Iterator[tuple[str, str, pd.DataFrame]]:
     for (strategy, pruner), sub in df.groupby(["strategy", "pruner"], sort=True,
                                               observed=True):
         yield str(strategy), str(pruner), sub
-
-
-def plot_best_so_far(summary: pd.DataFrame, ax: Axes | None = None, *, axis: str = "k",
-                     target: float | None = None) -> Axes:
-    """Median best-so-far (line) and interquartile range (band) over seeds, per pair.
-
-    Args:
-        summary: `summarize_curves` output for one device.
-        ax: Axes to draw on (a new Figure's when None).
-        axis: The x axis the summary was made on: "k", "elapsed_s" or "epochs_used".
-        target: Draw a dotted horizontal line at this accuracy.
-
-    Returns:
-        The axes; one line labelled "strategy / pruner (n=seeds)" per pair.
-    """
-    ax = _axes(ax)
-    _draw_curves(ax, summary, axis, target, labelled=True)
-    ax.set_xlabel(AXIS_LABELS[axis])
-    ax.set_ylabel(f"Best-so-far {ACCURACY}")
-    counts = summary.groupby(["strategy", "pruner"], observed=True)["n_seeds"].first()
-    device = ", ".join(summary["device"].unique().astype(str))
-    ax.set_title(f"{device}: median and IQR over {seed_text(counts)}")
-    _legend_outside(ax)
-    _zoom_inset(ax, summary, axis, target)
-    return ax
-
-
-def _draw_curves(ax: Axes, summary: pd.DataFrame, axis: str, target: float | None,
-                 labelled: bool) -> None:
-    """Each pair's median line and IQR band, the target line, and the axes' tick formats;
-    legend labels only when `labelled`."""
-    for strategy, pruner, sub in _pairs(summary):
-        colour = sampler_colour(strategy)
-        n = int(sub["n_seeds"].iloc[0])
-        ax.plot(sub["x"], sub["median"], color=colour, linestyle=pruner_linestyle(pruner),
-                drawstyle="steps-post",
-                label=f"{pair_label(strategy, pruner)} (n={n})" if labelled else None)
-        ax.fill_between(sub["x"], sub["q25"], sub["q75"], color=colour, alpha=0.15,
-                        step="post", linewidth=0)
-    if target is not None:
-        ax.axhline(target, color="0.4", linestyle=":", linewidth=1,
-                   label=f"target {target:.1%}" if labelled else None)
-    ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
-    if axis == "k":
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-
-
-ZOOM_FROM = 0.2  # the inset shows the x range after this share of it
-ZOOM_MAX_SPAN = 0.5  # drawn only when its y range is at most this share of the main one
-
-
-INSET_BOX = (0.42, 0.07, 0.55, 0.5)  # left, bottom, width, height in axes fractions
-
-
-def _covers_data(ax: Axes, summary: pd.DataFrame, box: tuple[float, ...]) -> bool:
-    """True when a band (a step that lasts until the next x) lies under the box's top edge
-    anywhere in its horizontal span, so that the box would hide it."""
-    (xl, xr), (yb, yt) = ax.get_xlim(), ax.get_ylim()
-    left = xl + box[0] * (xr - xl)
-    top = yb + (box[1] + box[3]) * (yt - yb)
-    for _, _, sub in _pairs(summary):
-        sub = sub.sort_values("x")
-        before = sub[sub["x"] < left].tail(1)  # its step reaches into the box
-        shown = pd.concat([before, sub[sub["x"] >= left]])
-        if len(shown) and float(shown["q25"].min()) < top:
-            return True
-    return False
-
-
-def _zoom_inset(ax: Axes, summary: pd.DataFrame, axis: str,
-                target: float | None) -> None:
-    """Redraw the curves after the first `ZOOM_FROM` of the x range in an inset (lower right)
-    with the y axis fitted to their bands there, where the first trials' steep rise would
-    otherwise squeeze the end-game differences into a few pixels; nothing when not worth it."""
-    if summary.empty:
-        return
-    lo, hi = float(summary["x"].min()), float(summary["x"].max())
-    x0 = lo + ZOOM_FROM * (hi - lo)
-    tail = summary[summary["x"] >= x0]
-    if tail.empty or hi <= lo:
-        return
-    y0, y1 = float(tail["q25"].min()), float(tail["q75"].max())
-    main_lo, main_hi = ax.get_ylim()
-    if not y1 > y0 or (y1 - y0) > ZOOM_MAX_SPAN * (main_hi - main_lo):
-        return
-    if _covers_data(ax, summary, INSET_BOX):
-        return
-    inset = ax.inset_axes(INSET_BOX)
-    _draw_curves(inset, summary, axis, target, labelled=False)
-    pad = 0.05 * (y1 - y0)
-    inset.set_xlim(x0, hi)
-    inset.set_ylim(y0 - pad, y1 + pad)
-    inset.tick_params(labelsize="x-small")
-    inset.set_title("zoom", fontsize="x-small", loc="left")
 
 
 def _legend_outside(ax: Axes) -> None:
@@ -200,7 +93,8 @@ def plot_final_best(cells: pd.DataFrame, ax: Axes | None = None) -> Axes:
     ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
     ax.tick_params(axis="x", labelsize="small")
     counts = data.groupby(keys, observed=True)["seed"].nunique()
-    ax.set_title(f"Final best over {seed_text(counts)} (box: quartiles; points: seeds)")
+    ax.set_title(f"Final best (optimistic: the best of noisy draws) over {seed_text(counts)}"
+                 "\n(box: quartiles; points: seeds)")
     return ax
 
 
@@ -303,11 +197,36 @@ def _per_device(frame: pd.DataFrame, width: float = 6.4,
     return fig, [(d, frame[frame["device"] == d], a) for d, a in zip(devices, axes, strict=False)]
 
 
-SIMULATED = "Simulated "  # prefixed to time axes when wall times were replayed from a table
+CURVE_FIGURES: dict[str, str] = {"best_vs_trial": "k", "best_vs_time": "elapsed_s",
+                                  "best_vs_epochs": "epochs_used"}
+
+
+def skipped_figures(s: ReportSummaries) -> dict[str, str]:
+    """The figures that would be empty, by file stem, with the reason.
+
+    Args:
+        s: The report's summaries.
+
+    Returns:
+        Reasons by figure name (empty when every figure has something to show).
+    """
+    out: dict[str, str] = {}
+    if not s.any_complete:
+        none = "no trial completed, so no configuration was chosen and nothing can be ranked."
+        return {name: none for name in ("critical_difference", *CURVE_FIGURES, "final_best",
+                                        "average_rank")}
+    if not any(len(r.table) > 1 and r.n_seeds > 1 for r in s.rankings):
+        out["critical_difference"] = ("fewer than two pairs, or fewer than two seeds shared "
+                                      "by every pair: nothing to rank.")
+    for name, axis in CURVE_FIGURES.items():
+        if not s.curves[axis]["median"].notna().any():
+            out[name] = ("no seed's chosen configuration has a known quality (true_accuracy "
+                         "is missing).")
+    return out
 
 
 def make_figures(s: ReportSummaries, simulated: bool = False) -> dict[str, Figure]:
-    """Build every report figure.
+    """Build every report figure that has something to show (see `skipped_figures`).
 
     Args:
         s: The report's summaries.
@@ -316,23 +235,23 @@ def make_figures(s: ReportSummaries, simulated: bool = False) -> dict[str, Figur
     Returns:
         Figures by file stem, in report order.
     """
+    skipped = skipped_figures(s)
     figs: dict[str, Figure] = {}
-    for name, axis in (("best_vs_trial", "k"), ("best_vs_time", "elapsed_s"),
-                       ("best_vs_epochs", "epochs_used")):
-        fig, panels = _per_device(s.curves[axis])
-        for _, sub, ax in panels:
-            plot_best_so_far(sub, ax, axis=axis, target=s.target)
-            if simulated and axis == "elapsed_s":
-                ax.set_xlabel(SIMULATED + ax.get_xlabel().lower())
-        figs[name] = fig
+    if "critical_difference" not in skipped:
+        figs["critical_difference"] = critical_difference_figure(s.rankings)
+    for name, axis in CURVE_FIGURES.items():
+        if name not in skipped:
+            figs[name] = loss_figure(s.curves[axis], axis, s.loss, simulated)
     n_pairs = s.cells.groupby(["strategy", "pruner", "device"], observed=True).ngroups
-    fig = Figure(figsize=(max(6.4, 1.3 * n_pairs), 4.6), layout="constrained")
-    plot_final_best(s.cells, fig.add_subplot())
-    figs["final_best"] = fig
-    fig, panels = _per_device(s.ranks)
-    for _, sub, ax in panels:
-        plot_average_rank(sub, ax)
-    figs["average_rank"] = fig
+    if "final_best" not in skipped:
+        fig = Figure(figsize=(max(6.4, 1.3 * n_pairs), 4.6), layout="constrained")
+        plot_final_best(s.cells, fig.add_subplot())
+        figs["final_best"] = fig
+    if "average_rank" not in skipped:
+        fig, panels = _per_device(s.ranks)
+        for _, sub, ax in panels:
+            plot_average_rank(sub, ax)
+        figs["average_rank"] = fig
     fig = Figure(figsize=(max(7.2, 1.3 * n_pairs), 4.6), layout="constrained")
     ax = plot_trial_times(s.times, fig.add_subplot())
     if simulated:

@@ -6,15 +6,17 @@ computes `reports.summaries.summarize_report`, draws `reports.figures.make_figur
     out/report.md            GitHub-flavoured Markdown (fits $GITHUB_STEP_SUMMARY; figures
                              are linked as figures/*.png)
     out/report.html          self-contained: CSS inline, PNGs embedded as base64
-    out/figures/NAME.png|svg one per figure
-    out/tables/NAME.csv|parquet  summary (per pair), per_seed (per cell), statistics (tests)
+    out/figures/NAME.png|svg one per figure that has something to show
+    out/tables/NAME.csv|parquet  summary (per pair), per_seed (per cell), statistics (paired
+                             tests), ranking (Friedman ranks and groups)
 
-Every file is written to a temporary name in its folder and moved into place with
-`os.replace`, so a reader never sees half a file. The text (settings, machine, readings) is
-built once as a list of blocks (`reports.text`) and rendered to both Markdown and HTML
-(`reports.render`). Warnings in the report (a target no seed reached, seed counts that cannot
-reach alpha) also go to the "samplerbench.report" logger, which prints them on stderr when
-nothing else is configured.
+Everything is rendered in memory first, then `reports.publish` stages it in a hidden folder
+inside `out` and swaps it into place: a failure (read-only folder, full disk, an immutable
+file) is one BenchError line and leaves the old report, if any, as it was. The text
+(settings, machine, readings) is built once as a list of blocks (`reports.text`,
+`reports.reading`) and rendered to both Markdown and HTML (`reports.render`). Warnings in
+the report (a target no seed reached, seed counts that cannot reach alpha) also go to the
+"samplerbench.report" logger, which prints them on stderr when nothing else is configured.
 """
 
 from __future__ import annotations
@@ -28,30 +30,24 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from bench.core.errors import BenchError
-from bench.core.files import atomic_write
 from bench.results.schema import TRIALS_FILE, read_run_info, read_table
-from reports.figures import make_figures
+from reports.figures import make_figures, skipped_figures
+from reports.publish import publish
+from reports.ranking import ranking_table
 from reports.render import html_page, markdown
 from reports.summaries import DEFAULT_TARGET, summarize_report
 from reports.text import report_blocks
 
 REQUIRED = ("strategy", "pruner", "device", "seed", "trial", "state", "value", "duration_s",
             "objective_s", "sampler_s", "epochs_completed", "test_accuracy")
+REPORT_ENTRIES = ("figures", "tables", "report.md", "report.html")  # what a new report replaces
 
 
-def _write_bytes(path: Path, data: bytes) -> None:
-    atomic_write(path, lambda p: p.write_bytes(data))
-
-
-def _write_table(folder: Path, name: str, frame: pd.DataFrame) -> None:
-    def csv(path: Path) -> None:
-        frame.to_csv(path, index=False)
-
-    def parquet(path: Path) -> None:
-        frame.to_parquet(path, index=False)
-
-    atomic_write(folder / f"{name}.csv", csv)
-    atomic_write(folder / f"{name}.parquet", parquet)
+def _table_files(name: str, frame: pd.DataFrame) -> dict[str, bytes]:
+    buf = io.BytesIO()
+    frame.to_parquet(buf, index=False)
+    return {f"tables/{name}.csv": frame.to_csv(index=False).encode("utf-8"),
+            f"tables/{name}.parquet": buf.getvalue()}
 
 
 def _figure_bytes(fig: Figure, fmt: str) -> bytes:
@@ -90,7 +86,8 @@ def write_report(results: Path, out: Path, *, target: float = DEFAULT_TARGET,
 
     Args:
         results: Results folder with `run.json` and `trials.parquet`.
-        out: Output folder (created; files in it are replaced).
+        out: Output folder (created; the report's files and folders in it are replaced
+            together, other files are left alone).
         target: Validation accuracy that counts as reaching the target, in (0, 1].
         alpha: Significance level of the pairwise tests, in (0, 1).
 
@@ -98,8 +95,9 @@ def write_report(results: Path, out: Path, *, target: float = DEFAULT_TARGET,
         The path of `report.md` (`report.html` lies beside it).
 
     Raises:
-        BenchError: The folder holds no results, a file has another schema version, or an
-            argument is out of range.
+        BenchError: The folder holds no results, a file has another schema version, an
+            argument is out of range, or the report cannot be written (nothing is then
+            half-written).
     """
     _check_inputs(results, target, alpha)
     info = read_run_info(results)
@@ -108,19 +106,19 @@ def write_report(results: Path, out: Path, *, target: float = DEFAULT_TARGET,
     s = summarize_report(trials, target=target, alpha=alpha)
     if out.exists() and not out.is_dir():
         raise BenchError(f"{out} exists and is not a folder; pass another -o")
-    (out / "figures").mkdir(parents=True, exist_ok=True)
-    (out / "tables").mkdir(exist_ok=True)
     simulated = bool(info.get("time_simulated")) or (
         "time_simulated" in trials and bool(trials["time_simulated"].any()))
+    files: dict[str, bytes] = {}
     pngs: dict[str, bytes] = {}
     for name, fig in make_figures(s, simulated).items():
-        pngs[name] = _figure_bytes(fig, "png")
-        _write_bytes(out / "figures" / f"{name}.png", pngs[name])
-        _write_bytes(out / "figures" / f"{name}.svg", _figure_bytes(fig, "svg"))
-    for name, frame in (("summary", s.pairs), ("per_seed", s.cells), ("statistics", s.tests)):
-        _write_table(out / "tables", name, frame)
-    blocks = report_blocks(s, info, results, simulated)
+        pngs[name] = files[f"figures/{name}.png"] = _figure_bytes(fig, "png")
+        files[f"figures/{name}.svg"] = _figure_bytes(fig, "svg")
+    for name, frame in (("summary", s.pairs), ("per_seed", s.cells), ("statistics", s.tests),
+                        ("ranking", ranking_table(s.rankings))):
+        files.update(_table_files(name, frame))
+    blocks = report_blocks(s, info, results, simulated, skipped_figures(s))
     title = str(blocks[0][1][1])
-    _write_bytes(out / "report.md", markdown(blocks).encode("utf-8"))
-    _write_bytes(out / "report.html", html_page(blocks, pngs, title).encode("utf-8"))
+    files["report.md"] = markdown(blocks).encode("utf-8")
+    files["report.html"] = html_page(blocks, pngs, title).encode("utf-8")
+    publish(out, files, REPORT_ENTRIES)
     return out / "report.md"

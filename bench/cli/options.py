@@ -56,15 +56,16 @@ def add_gate_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--alpha", type=float, default=DEFAULT_ALPHA,
                         help="family-wise significance level, Holm across every test "
                              f"(default: {DEFAULT_ALPHA})")
-    parser.add_argument("--tolerance-final-best", type=float,
-                        default=DEFAULT_TOLERANCES["final_best"], metavar="POINTS",
-                        help="flag final best only when worse on average by more than this "
-                             "many accuracy points (default: "
-                             f"{DEFAULT_TOLERANCES['final_best']})")
-    parser.add_argument("--tolerance-area", type=float, default=DEFAULT_TOLERANCES["area"],
-                        metavar="POINTS",
-                        help="flag the curve area only when worse on average by more than "
-                             f"this (default: {DEFAULT_TOLERANCES['area']})")
+    parser.add_argument("--tolerance-true-final", type=float,
+                        default=DEFAULT_TOLERANCES["true_final"], metavar="POINTS",
+                        help="flag the chosen configuration's true accuracy only when worse on "
+                             "average by more than this many accuracy points (default: "
+                             f"{DEFAULT_TOLERANCES['true_final']})")
+    parser.add_argument("--tolerance-true-area", type=float,
+                        default=DEFAULT_TOLERANCES["true_area"], metavar="POINTS",
+                        help="flag the area under the chosen configuration's true accuracy "
+                             "only when worse on average by more than this (default: "
+                             f"{DEFAULT_TOLERANCES['true_area']})")
     parser.add_argument("--summary", type=Path, default=None, metavar="FILE",
                         help="append the verdict as Markdown to FILE, e.g. "
                              "$GITHUB_STEP_SUMMARY")
@@ -74,9 +75,9 @@ def gate_settings(args: argparse.Namespace) -> GateSettings:
     """The gate settings of the command line, validated."""
     if not 0 < args.alpha < 1:
         raise BenchError(f"--alpha must lie in (0, 1), got {args.alpha}")
-    for name in ("tolerance_final_best", "tolerance_area"):
+    for name in ("tolerance_true_final", "tolerance_true_area"):
         if getattr(args, name) < 0:
             raise BenchError(f"--{name.replace('_', '-')} must be >= 0, got "
                              f"{getattr(args, name)}")
-    return GateSettings(args.alpha, {"final_best": args.tolerance_final_best,
-                                     "area": args.tolerance_area})
+    return GateSettings(args.alpha, {"true_final": args.tolerance_true_final,
+                                     "true_area": args.tolerance_true_area})

@@ -27,6 +27,7 @@ from bench.core.attrs import (
 )
 from bench.core.diffs import first_difference, value_at
 from bench.core.errors import BenchError
+from bench.core.optuna_internals import study_storage, trial_id
 from bench.execution.task import CellTask
 from bench.execution.trials import best_value
 from bench.objectives.base import Objective
@@ -58,13 +59,16 @@ class OpenedStudy(NamedTuple):
     best: float | None = None
 
 
-def sampler_seed(cell_seed: int, trials_before: int) -> int:
+def sampler_seed(cell_seed: int, trials_before: int, salt: int = 0) -> int:
     """The sampler's seed for a session that starts after `trials_before` trials.
 
     A resumed cell must not replay the random stream of its first session (that would repeat
     parameters), yet a fresh run must be reproducible: so the seed depends on both.
+    A non-zero `salt` (the suite's `sampler_salt`) gives the sampler another stream while the
+    cell's replicate draws stay: the same algorithm, changed only where chance enters it.
     """
-    return int(np.random.SeedSequence([cell_seed, trials_before]).generate_state(1)[0])
+    entropy = [cell_seed, trials_before, salt] if salt else [cell_seed, trials_before]
+    return int(np.random.SeedSequence(entropy).generate_state(1)[0])
 
 
 def study_labels(task: CellTask, objective: Objective) -> dict[str, Any]:
@@ -106,18 +110,18 @@ def fail_stale_trials(study: optuna.Study) -> int:
     period (a worker killed a moment ago may have beaten just now) and refuses to go on while
     one keeps beating, since another live process is then running this cell.
     """
-    storage = study._storage
+    storage = study_storage(study)
     running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
     interval = heartbeat_of(storage)
     if running and interval is not None:
-        _wait_until_silent(storage, {t._trial_id: t.number for t in running}, interval,
+        _wait_until_silent(storage, {trial_id(t): t.number for t in running}, interval,
                            study.study_name)
         running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
     n = 0
     for t in running:
         try:
-            storage.set_trial_user_attr(t._trial_id, FAIL_REASON, STALE)
-            storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+            storage.set_trial_user_attr(trial_id(t), FAIL_REASON, STALE)
+            storage.set_trial_state_values(trial_id(t), TrialState.FAIL)
         except optuna.exceptions.UpdateFinishedTrialError:
             continue  # its own process finished it after all
         n += 1
@@ -211,6 +215,7 @@ def set_strategies(study: optuna.Study, cell: Cell, objective: Objective, sessio
                    options: dict[str, Any]) -> None:
     """Give the study the cell's sampler (with `options`, seeded for a session after
     `session` trials) and pruner."""
-    study.sampler = build_sampler(cell.strategy.name, sampler_seed(cell.seed, session),
+    study.sampler = build_sampler(cell.strategy.name,
+                                  sampler_seed(cell.seed, session, cell.sampler_salt),
                                   objective.space, options)
     study.pruner = build_pruner(cell.pruner.name, cell.pruner.options_dict())

@@ -5,6 +5,11 @@ A suggested learning rate snaps to the nearest tabulated one in log space (recor
 the cell's seed (`numpy.random.default_rng(study_seed)`), and the recorded validation curve is
 reported step by step, so pruners act exactly as they would live. Wall time is simulated: the
 recorded seconds of the steps consumed plus the sampler's real time.
+
+Every trial also records the noise-free quality of its configuration (`true_accuracy`): the
+table's mean validation accuracy over replicates at the suite's last report, and the best such
+mean over every configuration the search space can reach (`true_optimum`), so reports and the
+gate score what a strategy chose, not the replicate it happened to draw.
 """
 
 from __future__ import annotations
@@ -92,6 +97,10 @@ class ReplayObjective:
         self._val, self._eval, self._train_cum, self._test = curves.as_lists
         self._lrs = curves.learning_rates.tolist()
         self._device = str(curves.meta["device"])
+        last = self._report_idx[-1]
+        true = curves.val[:, :, :, last].mean(axis=2)  # [L, H]: mean over replicates
+        self._true = true.tolist()
+        self._optimum = self._reachable_optimum(true)
         self._rng = np.random.default_rng(study_seed)
         self._replicates = np.zeros(0, dtype=np.int64)
 
@@ -109,6 +118,27 @@ class ReplayObjective:
             "table": {"path": str(self.path), "checksum": self.curves.checksum,
                       "device": meta["device"], "device_model": meta["device_model"]},
         }
+
+    def _reachable_optimum(self, true: np.ndarray) -> float:
+        """The best mean accuracy over the configurations the space can suggest (every
+        tabulated rate that some rate in the space's range snaps to, every hidden size)."""
+        names = {p.name: p for p in self.space.params}
+        lr = names["learning_rate"]
+        assert isinstance(lr, FloatParam)
+        rows = range(self.snap(lr.low), self.snap(lr.high) + 1)
+        hidden = names["hidden_size"]
+        assert isinstance(hidden, IntParam)
+        cols = [self._hidden_index[int(h)] for h in hidden.values()]
+        return float(true[np.ix_(list(rows), cols)].max())
+
+    @property
+    def optimum(self) -> float:
+        """The table's best reachable mean accuracy at the suite's last report."""
+        return self._optimum
+
+    def true_accuracy(self, learning_rate: float, hidden_size: int) -> float:
+        """The noise-free quality of a configuration: its mean over replicates."""
+        return float(self._true[self.snap(learning_rate)][self._hidden_index[hidden_size]])
 
     def replicate(self, trial_number: int) -> int:
         """The replicate trial `trial_number` replays, drawn from the cell's seeded stream."""
@@ -153,6 +183,8 @@ class ReplayObjective:
             "steps_completed": round(epoch * self._steps_per_epoch),
             "device": self._device,
             "test_accuracy": None if pruned else self._test[i][j][r][self.spec.epochs - 1],
+            "true_accuracy": self._true[i][j],
+            "true_optimum": self._optimum,
         }
         return Outcome(val[last], pruned, self._epochs[:made], attrs, train_s + eval_total,
                        prune_s)

@@ -13,6 +13,7 @@ from optuna.storages import BaseStorage
 
 from bench.core.attrs import FAIL_REASON, STUDY_SPEC, STUDY_SUITE, STUDY_TIME_SIMULATED
 from bench.core.files import atomic_write
+from bench.core.optuna_internals import naive_local, study_id
 from bench.results.schema import (
     PARAM_PREFIX,
     SCHEMA_VERSION,
@@ -54,9 +55,9 @@ def study_rows(storage: BaseStorage, study: optuna.study.FrozenStudy, sampler: s
     if labels is None:
         return [], []
     trials, steps = [], []
-    for t in storage.get_all_trials(study._study_id, deepcopy=False):
+    for t in storage.get_all_trials(study_id(study), deepcopy=False):
         a = t.user_attrs.get("samplerbench", t.user_attrs)
-        start, end = t.datetime_start, t.datetime_complete
+        start, end = naive_local(t.datetime_start), naive_local(t.datetime_complete)
         if "duration_s" in a:
             duration = float(a["duration_s"])
         elif start is not None and end is not None:
@@ -77,6 +78,8 @@ def study_rows(storage: BaseStorage, study: optuna.study.FrozenStudy, sampler: s
             "epochs_completed": _finite_or_nan(a.get("epochs_completed", 0.0)),
             "steps_completed": int(a.get("steps_completed", 0)),
             "test_accuracy": _finite_or_nan(a.get("test_accuracy")),
+            "true_accuracy": _finite_or_nan(a.get("true_accuracy", a.get("test_accuracy"))),
+            "true_optimum": _finite_or_nan(a.get("true_optimum")),
         }
         for name, v in t.params.items():
             row[PARAM_PREFIX + name] = v

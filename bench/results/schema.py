@@ -15,7 +15,7 @@ import pandas as pd
 
 from bench.core.errors import BenchError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 RUN_FILE = "run.json"
 TRIALS_FILE = "trials.parquet"
 STEPS_FILE = "steps.parquet"
@@ -46,6 +46,10 @@ TRIALS_COLUMNS: dict[str, str] = {
     "epochs_completed": "float64",
     "steps_completed": "int64",
     "test_accuracy": "float64",  # NaN for pruned or failed trials
+    # Noise-free quality of the trial's configuration: replay, the table's mean over
+    # replicates at the suite's last report; live, its test accuracy (NaN when pruned/failed).
+    "true_accuracy": "float64",
+    "true_optimum": "float64",  # replay: the best reachable true_accuracy; live: NaN
     "time_simulated": "bool",
 }
 

@@ -25,6 +25,7 @@ class Cell:
     trials: int
     trials_in_parallel: int = 1
     batch_trials: bool = False  # its parallel trials train as one batch (bench.training.batched)
+    sampler_salt: int = 0  # salts the sampler's seed only (bench.execution.prelude.sampler_seed)
 
     def spec(self) -> dict[str, Any]:
         """Everything that determines the cell's results (stored on the study)."""
@@ -37,6 +38,7 @@ class Cell:
             "trials_in_parallel": self.trials_in_parallel,
             # only when on: the hashes of every other cell stay as they were
             **({"batch_trials": True} if self.batch_trials else {}),
+            **({"sampler_salt": self.sampler_salt} if self.sampler_salt else {}),
         }
 
     def spec_hash(self) -> str:
@@ -61,7 +63,8 @@ def suite_cells(suite: Suite, auto_device: str | None = None) -> list[Cell]:
     """
     return [
         Cell(suite.name, suite.objective, strategy, pruner, seed, device, suite.trials,
-             suite.trials_in_parallel, suite.batches_trials(device, auto_device))
+             suite.trials_in_parallel, suite.batches_trials(device, auto_device),
+             suite.sampler_salt)
         for seed in suite.seeds
         for device in suite.devices
         for strategy in suite.strategies

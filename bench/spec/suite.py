@@ -26,7 +26,7 @@ OBJECTIVE_KINDS = ("mnist", "mnist-table")
 EXECUTORS = ("serial", "processes", "dask")
 _TOP_KEYS = {"name", "description", "objective", "trials", "seeds", "strategies", "pruners",
              "devices", "storage", "executor", "workers", "trials_in_parallel",
-             "batch_trials"}
+             "batch_trials", "sampler_salt"}
 BATCHED_DEVICES = ("cuda", "mps")  # where `batch_trials = "auto"` trains K trials as one batch
 _OBJECTIVE_KEYS = {"kind", "dataset", "space", "epochs", "validation", "report_every",
                    "reports_per_epoch", "batch_size", "table"}
@@ -96,6 +96,7 @@ class Suite:
     trials_in_parallel: int = 1
     batch_trials: str | bool = "auto"
     description: str = ""
+    sampler_salt: int = 0  # salts every sampler's seed; replicate draws stay (a neutral change)
 
     def batches_trials(self, device: str, auto_device: str | None = None) -> bool:
         """Whether a live cell on `device` trains its K parallel trials as one batch:
@@ -136,6 +137,8 @@ class Suite:
             d.pop(key)
         if d["batch_trials"] == "auto":  # the default: hashes of suites without the key stay
             d.pop("batch_trials")
+        if not d["sampler_salt"]:
+            d.pop("sampler_salt")
         d["objective"] = self.objective.to_dict()
         blob = json.dumps(d, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
@@ -256,6 +259,10 @@ def parse_suite(data: dict[str, Any], default_name: str = "suite") -> Suite:
     for key, value in (("workers", workers), ("trials_in_parallel", tip)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise BenchError(f"`{key}` must be a positive integer, got {value!r}")
+    salt = data.get("sampler_salt", 0)
+    if isinstance(salt, bool) or not isinstance(salt, int) or not 0 <= salt <= MAX_SEED:
+        raise BenchError(f"`sampler_salt` must be an integer from 0 to {MAX_SEED}, got "
+                         f"{salt!r}")
     suite = Suite(
         name=_name(data.get("name", default_name)),
         objective=_objective(data.get("objective", {})),
@@ -270,6 +277,7 @@ def parse_suite(data: dict[str, Any], default_name: str = "suite") -> Suite:
         trials_in_parallel=tip,
         batch_trials=_batch_trials(data.get("batch_trials", "auto"), tip),
         description=str(data.get("description", "")),
+        sampler_salt=salt,
     )
     if suite.batch_trials is True and not _batchable(suite.objective):
         raise BenchError("`batch_trials = true` needs the live objective (kind \"mnist\") on a "

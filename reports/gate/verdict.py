@@ -18,7 +18,15 @@ from bench.core.errors import BenchError
 from bench.core.files import atomic_write
 from bench.results.schema import TRIALS_FILE, read_run_info, read_table
 from reports.gate.baseline import Baseline, check_comparable, identity
-from reports.gate.compare import GateSettings, compare, missing_pairs, regressed, seed_metrics
+from reports.gate.compare import (
+    HARD_CHECKS,
+    GateSettings,
+    compare,
+    missing_pairs,
+    missing_seeds,
+    regressed,
+    seed_metrics,
+)
 
 
 def _fmt(x: float, spec: str = ".4f") -> str:
@@ -26,14 +34,29 @@ def _fmt(x: float, spec: str = ".4f") -> str:
 
 
 def _rows(table: pd.DataFrame) -> list[list[str]]:
-    return [[r.strategy, r.pruner, r.device, r.metric, f"{r.n_baseline}/{r.n_current}",
-             _fmt(r.baseline_mean), _fmt(r.current_mean), _fmt(r.shortfall, "+.4f"),
-             _fmt(r.tolerance), _fmt(r.a12, ".2f"), _fmt(r.p_holm, ".2g"), r.verdict]
-            for r in table.itertuples()]
+    rows = []
+    for r in table.itertuples():
+        counted = r.metric in HARD_CHECKS
+        spec = ".0f" if counted else ".5f"
+        rows.append([r.strategy, r.pruner, r.device, r.metric, r.design,
+                     f"{r.n_changed}/{r.n_seeds}", _fmt(r.baseline_mean, spec),
+                     _fmt(r.current_mean, spec),
+                     _fmt(r.shortfall, "+.0f" if counted else "+.5f"),
+                     "-" if counted else _fmt(r.tolerance, ".5f"), _fmt(r.p_holm, ".2g"),
+                     r.verdict])
+    return rows
 
 
-HEADER = ["strategy", "pruner", "device", "metric", "seeds b/c", "baseline", "current",
-          "shortfall", "tolerance", "A12", "p (Holm)", "verdict"]
+HEADER = ["strategy", "pruner", "device", "metric", "design", "changed/seeds", "baseline",
+          "current",
+          "shortfall", "tolerance", "p (Holm)", "verdict"]
+DESIGN = ("a row regresses when the current run is worse than the baseline seed by seed "
+          "(one-sided paired permutation test of the mean, Holm-adjusted p <= alpha) and its mean "
+          "shortfall exceeds the tolerance; design paired: against the baseline's first run, "
+          "whose sampler streams the run shares; averaged: the streams differ from the first "
+          "trial on, so against the mean of the baseline's runs; a hard check (no_complete: "
+          "a seed lost every COMPLETE trial; fail_trials: more FAIL trials than the baseline) "
+          "regresses on its own")
 
 
 def format_text(table: pd.DataFrame) -> str:
@@ -46,9 +69,10 @@ def format_text(table: pd.DataFrame) -> str:
 
 def verdict_line(table: pd.DataFrame, settings: GateSettings) -> str:
     """One line: PASSED or REGRESSED, what was tested and how."""
-    how = (f"{len(table)} one-sided Mann-Whitney tests, Holm at alpha {settings.alpha:g}, "
-           f"tolerances final_best {settings.tolerance('final_best'):g}, area "
-           f"{settings.tolerance('area'):g}")
+    tests = int(table["p"].notna().sum())
+    how = (f"{tests} paired one-sided sign-flip tests, Holm at alpha {settings.alpha:g}, "
+           f"tolerances true_final {settings.tolerance('true_final'):g}, true_area "
+           f"{settings.tolerance('true_area'):g}; {len(table) - tests} hard checks")
     if not regressed(table):
         return f"PASSED: no regression ({how})"
     bad = table[table["regressed"]]
@@ -61,9 +85,7 @@ def format_markdown(table: pd.DataFrame, settings: GateSettings, notes: Sequence
     status = "REGRESSED" if regressed(table) else "passed"
     lines = [f"## samplerbench regression gate: {status}", "",
              verdict_line(table, settings), "",
-             "A row regresses when the current run is worse than the baseline by a one-sided "
-             "Mann-Whitney U test (Holm-adjusted p <= alpha) and its mean shortfall exceeds "
-             "the tolerance.", "",
+             DESIGN[0].upper() + DESIGN[1:] + ".", "",
              "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     for row in _rows(table):
         if row[-1] == "REGRESSED":
@@ -100,6 +122,11 @@ def gate(baseline: Baseline, results: Path, settings: GateSettings,
         raise BenchError(f"results {results} lack {names}, which the baseline has: an "
                          "untested strategy is not a pass; run the baseline's suite "
                          "(strategies and pruners) or regenerate the baseline")
+    lacking = missing_seeds(baseline.seeds, current)
+    if lacking:
+        shown = ", ".join(map(str, lacking[:8])) + (", ..." if len(lacking) > 8 else "")
+        raise BenchError(f"results {results} lack seeds {shown} of the baseline: the gate "
+                         "pairs runs seed by seed, so run the baseline's seeds (its suite)")
     table = compare(baseline.seeds, current, settings)
     notes = _notes(baseline, info, current, table)
     short = _short_cells(trials, int(info["suite"]["trials"]))
@@ -136,11 +163,18 @@ def _notes(baseline: Baseline, info: dict[str, object], current: pd.DataFrame,
     unreachable = table[~table["reachable"]]
     if len(unreachable):
         notes.append(f"{len(unreachable)} rows have too few seeds to reach the Holm "
-                     "threshold at all; they cannot be flagged (add seeds)")
+                     "threshold at all; only a hard check can flag them (add seeds)")
+    runs = baseline.doc.get("runs", [])
     suite = info.get("suite")
-    here = suite.get("hash") if isinstance(suite, dict) else None
-    if here != baseline.doc["suite"].get("hash"):
-        notes.append(f"suite hash {here} differs from the baseline's "
-                     f"{baseline.doc['suite'].get('hash')} (strategy options or seeds "
-                     "changed); pairs are matched by label")
+    salt = suite.get("sampler_salt", 0) if isinstance(suite, dict) else "?"
+    salts = [r.get("sampler_salt") for r in runs]
+    notes.append(f"baseline: one run, sampler salt {salts[0]}" if len(salts) == 1 else
+                 f"baseline: {len(salts)} runs, sampler salts {salts} (paired: the first; "
+                 "averaged: their per-seed mean)")
+    notes[-1] += f"; results: sampler salt {salt}"
+    if isinstance(suite, dict):
+        for key in ("strategies", "pruners"):
+            if suite.get(key) != baseline.doc["suite"].get(key):
+                notes.append(f"the results' {key} differ from the baseline's (names or "
+                             "options changed): pairs are matched by label")
     return notes

@@ -3,7 +3,10 @@
 `make_results(root, ...)` writes `run.json`, `trials.parquet` and `steps.parquet` with the
 exact columns and dtypes of `bench.results.schema`. Validation accuracy of trial k (1-based)
 of a cell is `base + effect[pair] + learn * k / trials + noise * N(0, 1)`, clipped to [0, 1],
-so a positive effect plants a pair that is better on every metric. tests/reports/conftest.py
+so a positive effect plants a pair that is better on every metric. A trial's noise-free
+quality (`true_accuracy`) is that level without the noise term (and without a pruned trial's
+shortfall); `true_optimum` is its best value over every pair (`live=True`: true accuracy is the
+test accuracy and the optimum is unknown, NaN, as in a live run). tests/reports/conftest.py
 serves it as fixtures; `tests/reports/make_golden.py` and `benchmarks/bench_report.py` import it.
 """
 
@@ -83,6 +86,10 @@ def complete_trials(rows: pd.DataFrame, schema_version: int = SCHEMA_VERSION) ->
         df["objective_s"] = df["duration_s"] - df["sampler_s"]
     if "test_accuracy" not in df:
         df["test_accuracy"] = df["value"].where(df["state"] == "COMPLETE") - 0.002
+    if "true_accuracy" not in df:  # hand-written rows: the value is the noise-free quality
+        df["true_accuracy"] = df["value"].where(df["state"] != "FAIL")
+    if "true_optimum" not in df:
+        df["true_optimum"] = np.nan
     df["schema_version"] = schema_version
     keys = df[["strategy", "pruner", "device", "seed"]].astype(str).agg("/".join, axis=1)
     df["cell"] = [hashlib.sha256(k.encode()).hexdigest()[:16] for k in keys]
@@ -128,6 +135,7 @@ def make_results(
     prune_rate: float = 0.4,
     fail_rate: float = 0.0,
     rng_seed: int = 0,
+    live: bool = False,
     **info_overrides: Any,
 ) -> Path:
     """Write a synthetic results folder with planted effects and return its path.
@@ -146,6 +154,7 @@ def make_results(
             one of the first `STARTUP_TRIALS`).
         fail_rate: Probability that a trial fails.
         rng_seed: Seed of the generator that draws everything.
+        live: Like a live run: `true_accuracy` is the test accuracy, `true_optimum` NaN.
         info_overrides: Top-level `run.json` keys to replace.
     """
     rng = np.random.default_rng(rng_seed)
@@ -155,8 +164,9 @@ def make_results(
         for strategy, pruner in pairs:
             shape = (seeds, trials)
             k = np.broadcast_to(np.arange(1, trials + 1), shape)
-            value = (base + effect.get((strategy, pruner), 0.0) + learn * k / trials
-                     + noise * rng.standard_normal(shape))
+            level = np.clip(base + effect.get((strategy, pruner), 0.0) + learn * k / trials,
+                            0, 1)
+            value = level + noise * rng.standard_normal(shape)
             u = rng.random(shape)
             state = np.where(u < fail_rate, "FAIL", "COMPLETE").astype(object)
             if pruner != "none":  # like Optuna's pruners, none during the first trials
@@ -172,10 +182,17 @@ def make_results(
                 "seed": np.repeat(np.arange(seeds), trials), "trial": k.ravel() - 1,
                 "state": state.ravel(), "value": np.where(state == "FAIL", np.nan, value).ravel(),
                 "epochs_completed": np.where(state == "FAIL", 0.0, epochs).ravel(),
+                "true_accuracy": np.where(state == "FAIL", np.nan, level).ravel(),
                 "objective_s": objective_s.ravel(), "sampler_s": sampler_s.ravel(),
                 "duration_s": (objective_s + sampler_s + 0.005).ravel(),
                 "param_learning_rate": 10 ** rng.uniform(-4, -1, shape).ravel(),
                 "param_hidden_size": rng.integers(16, 257, shape).ravel()}))
-    table = complete_trials(pd.concat(frames, ignore_index=True))
+    rows = pd.concat(frames, ignore_index=True)
+    if live:
+        rows["true_accuracy"] = rows["value"].where(rows["state"] == "COMPLETE") - 0.002
+    else:
+        top = base + max([0.0, *(effect.get(p, 0.0) for p in pairs)]) + learn
+        rows["true_optimum"] = min(top, 1.0)
+    table = complete_trials(rows)
     info = run_info(pairs, seeds, trials, devices, **info_overrides)
     return write_results(root, table, info)

@@ -1,7 +1,8 @@
 """Rebuild the golden results folder `tests/reports/golden/` (deterministic).
 
 Run: `python tests/reports/make_golden.py`. Three strategies x two pruners x 5 seeds x 12
-trials on one device, TPE planted 2 points and CMA-ES 1 point above random search.
+trials on one device, TPE planted 2 points and CMA-ES 1 point above random search; trials
+carry their planted noise-free level as `true_accuracy` and its best as `true_optimum`.
 """
 
 from __future__ import annotations

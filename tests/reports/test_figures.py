@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +18,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from bench.results.schema import TRIALS_FILE, read_table
-from reports import figures, styles
+from reports import cd_diagram, figures, loss_figure, styles
 from reports.summaries import ReportSummaries, summarize_report
 
 PAIRS = {(s, p) for s in ("random", "tpe", "cmaes") for p in ("none", "median")}
@@ -58,64 +59,114 @@ def check_styles(lines: dict[tuple[str, str], Line2D]) -> None:
         assert line.get_linestyle() == styles.pruner_linestyle(pruner)
 
 
+def strategy_lines(ax: Axes) -> dict[str, Line2D]:
+    """The lines labelled "strategy (n=...)" by strategy."""
+    return {str(line.get_label()).split(" ")[0]: line for line in ax.get_lines()
+            if "(n=" in str(line.get_label())}
+
+
 @pytest.mark.parametrize(("name", "xlabel"), [("best_vs_trial", "Trial number"),
                                               ("best_vs_time", "Wall-clock time (s"),
                                               ("best_vs_epochs", "Epochs consumed")])
-def test_best_so_far_figures(figs: dict[str, Figure], name: str, xlabel: str) -> None:
-    (ax,) = figs[name].axes
-    lines = pair_lines(ax)
-    assert set(lines) == PAIRS  # one line per strategy/pruner pair
-    check_styles(lines)
-    assert all("(n=5)" in str(line.get_label()) for line in lines.values())
-    assert ax.get_xlabel().startswith(xlabel)
-    assert "Best-so-far validation accuracy (%)" in ax.get_ylabel()
-    assert "5 seeds" in ax.get_title() and "IQR" in ax.get_title()
-    assert len(ax.collections) == len(PAIRS)  # one IQR band each
-    assert any("target 97.0%" in str(line.get_label()) for line in ax.get_lines())
-    for line in lines.values():
-        y = pd.Series(line.get_ydata(), dtype="float64").dropna()
-        assert y.is_monotonic_increasing and y.between(0, 1).all()
+def test_loss_figures_are_small_multiples_per_pruner(figs: dict[str, Figure], name: str,
+                                                     xlabel: str) -> None:
+    axes = figs[name].axes
+    assert [ax.get_title() for ax in axes] == ["pruner: none", "pruner: median"]
+    for ax in axes:
+        lines = strategy_lines(ax)
+        assert set(lines) == {"random", "tpe", "cmaes"}  # strategies as colours
+        for strategy, line in lines.items():
+            assert to_hex(line.get_color()) == styles.sampler_colour(strategy)
+            assert "(n=5)" in str(line.get_label())
+            y = pd.Series(line.get_ydata(), dtype="float64").dropna()  # NaN: no choice yet
+            assert len(y) and (y > 0).all()  # log axis: 0 is drawn at the floor
+        assert ax.get_yscale() == "log"
+        assert len(ax.collections) == 3  # one IQR band each
+        assert not ax.child_axes  # the zoom inset is gone
+    assert figs[name].get_supxlabel().startswith(xlabel)  # once, under the panels
+    assert "Regret of the chosen configuration" in axes[0].get_ylabel()
+    assert axes[1].get_ylabel() == ""
+    assert "log scale" in axes[0].get_ylabel()
+    assert axes[0].get_shared_y_axes().joined(axes[0], axes[1])
+    legend = figs[name].legends[0]
+    assert [t.get_text() for t in legend.get_texts()] == ["cmaes", "random", "tpe"]
+    assert "5 seeds" in figs[name].get_suptitle()
 
 
-def _steep_then_flat(strategy: str, rise: float) -> pd.DataFrame:
-    """A curve summary that jumps from 85% to about 97% at trial 2, then creeps up."""
-    x = np.arange(1, 51, dtype=float)
-    median = np.where(x < 2, 0.85, 0.969 + rise * x / 50)
-    return pd.DataFrame({"strategy": strategy, "pruner": "none", "device": "cpu", "x": x,
-                         "median": median, "q25": median - 0.001, "q75": median + 0.001,
-                         "n_seeds": 5})
+def test_the_zoom_inset_is_retired() -> None:
+    for module in (figures, loss_figure):
+        assert not hasattr(module, "_zoom_inset") and not hasattr(module, "plot_best_so_far")
 
 
-def test_an_inset_zooms_on_the_curves_after_their_first_rise(
-        figs: dict[str, Figure]) -> None:
-    summary = pd.concat([_steep_then_flat("random", 0.001), _steep_then_flat("tpe", 0.003)])
-    ax = figures.plot_best_so_far(summary, target=0.97)
-    (inset,) = ax.child_axes
-    lo, hi = inset.get_ylim()
-    assert 0.967 < lo < 0.969 and 0.972 < hi < 0.974  # the bands after trial 10.8, padded
-    assert inset.get_xlim() == pytest.approx((1 + 0.2 * 49, 50))
-    assert len([ln for ln in inset.get_lines() if ln.get_drawstyle() == "steps-post"]) == 2
-    main_lo, main_hi = ax.get_ylim()
-    assert main_lo < 0.85 < 0.97 < main_hi  # the main axes still show every value
-    # Curves that spread over the whole range (the golden fixture) need no inset.
-    assert not figs["best_vs_trial"].axes[0].child_axes
-    # Nor is one drawn where it would hide a curve: here the late curve sits low on the axes
-    # (an early seed's wide band stretched them upwards).
-    low = _steep_then_flat("random", 0.001).assign(median=lambda d: d["median"] - 0.1)
-    low.loc[0, "q75"] = 0.99
-    low = low.assign(q25=lambda d: d["median"] - 0.001)
-    assert not figures.plot_best_so_far(low).child_axes
+def test_loss_floor_sits_a_decade_step_below_the_smallest_regret() -> None:
+    assert loss_figure.loss_floor([0.0, 0.0025, 0.03, np.nan]) == pytest.approx(1e-3)
+    assert loss_figure.loss_floor([0.001]) == pytest.approx(1e-4)  # at least a factor 2 below
+    assert loss_figure.loss_floor([0.0, np.nan]) == pytest.approx(1e-4)
 
 
-def test_best_vs_trial_draws_the_summary_medians(figs: dict[str, Figure],
-                                                 summaries: ReportSummaries) -> None:
-    (ax,) = figs["best_vs_trial"].axes
+def test_regret_panel_draws_the_summary_medians_with_zero_at_the_floor(
+        figs: dict[str, Figure], summaries: ReportSummaries) -> None:
+    assert summaries.loss == "regret"
+    ax = figs["best_vs_trial"].axes[0]  # pruner none
     curve = summaries.curves["k"]
     tpe = curve[(curve["strategy"] == "tpe") & (curve["pruner"] == "none")]
-    line = pair_lines(ax)[("tpe", "none")]
-    pd.testing.assert_series_equal(pd.Series(line.get_ydata(), dtype="float64"),
-                                   tpe["median"].reset_index(drop=True), check_names=False)
+    line = strategy_lines(ax)["tpe"]
+    floor = loss_figure.loss_floor(curve[["median", "q25", "q75"]].to_numpy())
+    np.testing.assert_allclose(np.asarray(line.get_ydata(), dtype=float),
+                               tpe["median"].clip(lower=floor).to_numpy())
     assert np.asarray(line.get_xdata()).tolist() == list(range(1, 13))
+    labels = {round(v, 9): loss_figure._loss_formatter(floor)(v) for v in (floor, 0.01)}
+    assert labels == {round(floor, 9): "0", 0.01: "1"}  # the floor tick reads 0, then points
+
+
+def test_live_runs_plot_test_error_on_a_log_axis(make_results: Callable[..., Path],
+                                                 tmp_path: Path) -> None:
+    path = make_results(tmp_path, pairs=[("random", "none"), ("tpe", "median")], live=True)
+    s = summarize_report(read_table(path, TRIALS_FILE), target=0.97, alpha=0.05)
+    assert s.loss == "error"
+    figs = figures.make_figures(s)
+    ax = figs["best_vs_trial"].axes[0]
+    assert ax.get_ylabel().startswith("Test error of the chosen configuration")
+    assert "1 - test accuracy" in ax.get_ylabel() and ax.get_yscale() == "log"
+    curve = s.curves["k"]
+    rnd = curve[curve["strategy"] == "random"]
+    np.testing.assert_allclose(np.asarray(strategy_lines(ax)["random"].get_ydata(), float),
+                               rnd["median"].to_numpy())  # errors are positive: no clipping
+    ticks = [ax.yaxis.get_major_formatter()(v) for v in (0.01, 0.05)]
+    assert ticks == ["1", "5"]  # no tick pretends to be 0 when no error is 0
+
+
+def test_critical_difference_diagram(figs: dict[str, Figure],
+                                     summaries: ReportSummaries) -> None:
+    (ax,) = figs["critical_difference"].axes
+    (r,) = summaries.rankings
+    bars = [ln for ln in ax.get_lines() if ln.get_gid() == "group"]
+    assert len(bars) == len(r.groups) == 1  # 5 seeds: no paired test can split them
+    lo, hi = np.asarray(bars[0].get_xdata(), dtype=float)
+    assert lo < r.table["mean_rank"].min() and hi > r.table["mean_rank"].max()
+    texts = [t.get_text().strip() for t in ax.texts]
+    assert texts[0] == f"tpe / median ({r.table['mean_rank'].iloc[0]:.2f})"
+    assert len(texts) == len(PAIRS)
+    markers = sorted(float(np.asarray(ln.get_xdata(), dtype=float)[0]) for ln in ax.get_lines()
+                     if ln.get_marker() == "o")
+    np.testing.assert_allclose(markers, sorted(r.table["mean_rank"]))
+    assert ax.get_xlabel() == "Mean rank over seeds (1 = best)"
+    assert "5 seeds" in ax.get_title() and "Friedman p" in ax.get_title()
+
+
+def test_critical_difference_bars_follow_the_groups(
+        summaries: ReportSummaries) -> None:
+    (r,) = summaries.rankings
+    order = list(zip(r.table["strategy"], r.table["pruner"], strict=True))
+    split = dataclasses.replace(r, groups=[order[:2], order[1:4]])
+    layout = cd_diagram.cd_layout(split)
+    ranks = r.table["mean_rank"].to_numpy()
+    assert [(b.low, b.high) for b in layout.bars] == [(ranks[0], ranks[1]),
+                                                     (ranks[1], ranks[3])]
+    assert len({b.y for b in layout.bars}) == 2  # stacked, not on top of each other
+    assert [lab.left for lab in layout.labels] == [True] * 3 + [False] * 3
+    ax = cd_diagram.plot_critical_difference(split)
+    assert len([ln for ln in ax.get_lines() if ln.get_gid() == "group"]) == 2
 
 
 def test_final_best_boxes_and_points(figs: dict[str, Figure]) -> None:
@@ -171,7 +222,10 @@ def test_cpu_and_gpu_get_a_panel_and_a_box_each(make_results: Callable[..., Path
     path = make_results(tmp_path, devices=("cpu", "cuda"), seeds=3)
     s = summarize_report(read_table(path, TRIALS_FILE), target=0.97, alpha=0.05)
     figs = figures.make_figures(s)
-    assert [ax.get_title().split(":")[0] for ax in figs["best_vs_time"].axes] == ["cpu", "cuda"]
+    assert [ax.get_title() for ax in figs["best_vs_time"].axes] == [
+        "pruner: none (cpu)", "pruner: none (cuda)"]
+    assert [ax.get_title().split(":")[0] for ax in figs["critical_difference"].axes] == [
+        "cpu", "cuda"]
     (ax,) = figs["trial_time"].axes
     assert legend_texts(ax) == ["cpu", "cuda"]
     colours = {to_hex(p.get_facecolor()) for p in ax.patches}
@@ -191,7 +245,7 @@ def test_plotting_leaves_no_global_state(summaries: ReportSummaries, tmp_path: P
     monkeypatch.chdir(tmp_path)
     before = dict(matplotlib.rcParams)
     figs = figures.make_figures(summaries)
-    ax = figures.plot_best_so_far(summaries.curves["k"])  # ax=None: a fresh Figure's axes
+    ax = loss_figure.plot_loss(summaries.curves["k"])  # ax=None: a fresh Figure's axes
     assert isinstance(ax, Axes) and ax.figure not in figs.values()
     assert dict(matplotlib.rcParams) == before
     assert plt.get_fignums() == []  # nothing went through pyplot
@@ -213,7 +267,7 @@ def test_styles_are_stable_for_unknown_names() -> None:
 def test_time_axes_say_simulated_when_wall_times_were_replayed(
         summaries: ReportSummaries, figs: dict[str, Figure]) -> None:
     simulated = figures.make_figures(summaries, simulated=True)
-    assert simulated["best_vs_time"].axes[0].get_xlabel().startswith("Simulated wall-clock time")
+    assert simulated["best_vs_time"].get_supxlabel().startswith("Simulated wall-clock time")
     assert simulated["trial_time"].axes[0].get_ylabel() == "Simulated wall time per trial (s)"
-    assert simulated["best_vs_trial"].axes[0].get_xlabel() == "Trial number"  # not a time axis
-    assert not figs["best_vs_time"].axes[0].get_xlabel().startswith("Simulated")
+    assert simulated["best_vs_trial"].get_supxlabel() == "Trial number"  # not a time axis
+    assert not figs["best_vs_time"].get_supxlabel().startswith("Simulated")

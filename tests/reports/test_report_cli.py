@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -14,11 +15,12 @@ import pytest
 
 from bench.cli.main import main
 from bench.results.schema import RUN_FILE, TRIALS_FILE, read_table
+from reports.reading import describe
+from reports.styles import describe_pair
 from reports.summaries import summarize_report
-from reports.text import describe
 
-FIGURES = ("best_vs_trial", "best_vs_time", "best_vs_epochs", "final_best", "average_rank",
-           "trial_time", "pruning")
+FIGURES = ("critical_difference", "best_vs_trial", "best_vs_time", "best_vs_epochs",
+           "final_best", "average_rank", "trial_time", "pruning")
 Maker = Callable[..., Path]
 
 
@@ -43,9 +45,11 @@ def test_golden_report_writes_everything(golden_report: tuple[Path, str]) -> Non
     assert len(summary) == 6 and (summary["n_seeds"] == 5).all()
     pd.testing.assert_frame_equal(summary, pd.read_csv(out / "tables" / "summary.csv"),
                                   check_dtype=False)
-    assert len(pd.read_csv(out / "tables" / "statistics.csv")) == 6 * 5 * 2
+    assert len(pd.read_csv(out / "tables" / "statistics.csv")) == 15 * 3  # unordered pairs
     assert len(pd.read_csv(out / "tables" / "per_seed.csv")) == 30
-    assert not list(out.rglob(".*.tmp"))
+    ranking = pd.read_csv(out / "tables" / "ranking.csv")
+    assert len(ranking) == 6 and ranking["mean_rank"].is_monotonic_increasing
+    assert not list(out.rglob(".*"))  # no staging folder or temporary file left
 
 
 def test_golden_report_documents(golden_report: tuple[Path, str]) -> None:
@@ -53,9 +57,17 @@ def test_golden_report_documents(golden_report: tuple[Path, str]) -> None:
     md = (out / "report.md").read_text(encoding="utf-8")
     for text in ("## Reading", "## Results by sampler and pruner", "## Statistics",
                  "## Suite", "## Machine", "## Versions", "synthetic-host", "| optuna | 5.0.0 |",
-                 "| seeds | 5 (0-4) |", "figures/best_vs_trial.png", "Holm over 60 tests",
-                 "reached 97.0% in", "| tpe | median | 5 |"):
-        assert text in md
+                 "| seeds | 5 (0-4) |", "figures/best_vs_trial.png",
+                 "figures/critical_difference.png", "reached 97.0% in an expected",
+                 "| tpe | median | 5 |", "Final best (optimistic)", "ERT trials",
+                 "smallest attainable two-sided p of a paired Wilcoxon test is 0.0625",
+                 "Interval from fewer than 10 seeds", "73% at 3 seeds and 84% at 5"):
+        assert text in md, text
+    reading = md.split("## Reading\n\n", 1)[1]
+    assert reading.startswith("- Use TPE with the median pruner: it ranked first on the true "
+                              "accuracy")
+    assert "had the highest median final best" not in md
+    assert "zoom" not in md
     assert "Wall times are simulated" not in md
     html = (out / "report.html").read_text(encoding="utf-8")
     assert html.count("src='data:image/png;base64,") == len(FIGURES)
@@ -69,11 +81,41 @@ def test_planted_effect_is_read_out(make_results: Maker, tmp_path: Path) -> None
     s = summarize_report(read_table(path, TRIALS_FILE), target=0.95, alpha=0.05)
     findings, warnings = describe(s)
     text = "\n".join(findings)
-    assert "TPE without pruning beat random search without pruning on final best" in text
-    assert "TPE without pruning had the highest median final best" in text
-    assert "TPE without pruning reached 95.0% in" in text
+    assert findings[0].startswith("Use TPE without pruning: it ranked first")
+    assert "tell it apart from every other pair" in findings[0]
+    assert "TPE without pruning beat random search without pruning on true accuracy" in text
+    assert "TPE without pruning reached 95.0% in an expected" in text
     assert "faster than random search with the same pruner" in text
     assert warnings == []
+
+
+PAIRS9 = [(s, p) for s in ("random", "tpe", "cmaes") for p in ("none", "median", "hyperband")]
+
+
+@pytest.mark.parametrize(("best", "rng_seed"), [(("tpe", "median"), 5), (("cmaes", "none"), 6)])
+def test_first_sentence_names_the_planted_best_pair(make_results: Maker, tmp_path: Path,
+                                                    best: tuple[str, str],
+                                                    rng_seed: int) -> None:
+    effect = {p: 0.01 for p in PAIRS9} | {best: 0.03}
+    path = make_results(tmp_path, pairs=PAIRS9, seeds=12, trials=15, effect=effect,
+                        rng_seed=rng_seed)
+    s = summarize_report(read_table(path, TRIALS_FILE), target=0.95, alpha=0.05)
+    first = describe(s)[0][0]
+    name = describe_pair(*best)
+    assert first.startswith(f"Use {name}: it ranked first on the true accuracy"), first
+    assert re.search(r"mean rank 1\.\d of 9 over 12 seeds; Friedman p (< 0\.001|= 0\.00\d+)\)",
+                     first), first
+    assert first.count(".") <= 6  # one to three sentences (decimals aside)
+
+
+def test_no_difference_recommends_nothing(make_results: Maker, tmp_path: Path) -> None:
+    path = make_results(tmp_path, pairs=[("random", "none"), ("tpe", "none"),
+                                         ("cmaes", "none")], seeds=12, rng_seed=8, noise=0.0,
+                        learn=0.0)
+    s = summarize_report(read_table(path, TRIALS_FILE), target=0.95, alpha=0.05)
+    first = describe(s)[0][0]
+    assert first.startswith("No sampler/pruner pair can be recommended over the others here")
+    assert "the Friedman test cannot tell the pairs apart" in first
 
 
 def test_target_no_seed_reached_is_reported_not_crashed(
@@ -83,9 +125,10 @@ def test_target_no_seed_reached_is_reported_not_crashed(
             "target of 100.0%") in capsys.readouterr().err
     md = (tmp_path / "report.md").read_text(encoding="utf-8")
     assert "No seed of any sampler/pruner pair reached the target of 100.0%" in md
-    assert "| 0/5 |" in md and "n/a" in md
+    assert "| 0/5 |" in md and "| ∞ | ∞ | ∞ | n/a |" in md
     summary = pd.read_csv(tmp_path / "tables" / "summary.csv")
     assert (summary["n_missed"] == 5).all() and summary["speedup_vs_random"].isna().all()
+    assert (summary["ert_s"] == float("inf")).all()
 
 
 def test_simulated_times_and_too_few_seeds_are_declared(make_results: Maker,
@@ -97,7 +140,8 @@ def test_simulated_times_and_too_few_seeds_are_declared(make_results: Maker,
         text = (tmp_path / "o" / name).read_text(encoding="utf-8")
         assert "Wall times are simulated" in text and "Intel Xeon Test" in text
         assert "c0ffee" in text
-        assert "With 2 vs 2 seeds the smallest attainable one-sided p is 0.167" in text
+        assert ("With 2 seeds shared by every pair the smallest attainable two-sided p of a "
+                "paired Wilcoxon test is 0.5") in text
 
 
 def test_empty_folder_is_a_clear_error(tmp_path: Path,
@@ -121,11 +165,11 @@ def test_other_schema_version_is_a_clear_error(golden: Path, tmp_path: Path,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     results = shutil.copytree(golden, tmp_path / "r")
     trials = pd.read_parquet(results / TRIALS_FILE)
-    trials["schema_version"] = 2
+    trials["schema_version"] = 1
     trials.to_parquet(results / TRIALS_FILE)
     assert main(["report", str(results)]) == 2
     err = capsys.readouterr().err
-    assert "schema_version 2" in err and "samplerbench export" in err
+    assert "schema_version 1" in err and "samplerbench export" in err
     info = json.loads((golden / RUN_FILE).read_text(encoding="utf-8"))
     (results / RUN_FILE).write_text(json.dumps({**info, "schema_version": 0}), encoding="utf-8")
     assert main(["report", str(results)]) == 2
@@ -184,5 +228,6 @@ def test_a_single_strategy_and_pruner_is_reported_without_pairwise_tests(
     path = make_results(tmp_path / "r", pairs=[("tpe", "median")], seeds=3)
     assert main(["report", str(path), "-o", str(tmp_path / "o")]) == 0
     md = (tmp_path / "o" / "report.md").read_text(encoding="utf-8")
-    assert "TPE with the median pruner had the highest median final best" in md
+    assert "Only TPE with the median pruner was run, so there is nothing to compare" in md
+    assert "Figure critical_difference skipped" in md
     assert "can never be significant" not in md  # no pair: nothing to warn about

@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+from scipy import stats as scipy_stats
 
 from reports import stats
 
@@ -123,3 +124,88 @@ def test_bootstrap_ci_is_reproducible_and_seeded() -> None:
     assert lo < x.mean() < hi
     assert stats.bootstrap_ci([0.9]) == (0.9, 0.9)
     assert all(math.isnan(v) for v in stats.bootstrap_ci([]))
+
+
+@pytest.mark.parametrize(("n", "k", "levels"), [(5, 3, 0), (8, 4, 3), (12, 6, 0), (7, 3, 2)])
+def test_friedman_matches_scipy(n: int, k: int, levels: int) -> None:
+    rng = np.random.default_rng(n * k)
+    x = rng.normal(size=(n, k)) + np.linspace(0, 1, k)
+    if levels:  # rounded onto a few levels: ties within seeds exercise the correction
+        x = np.round(x * levels) / levels
+    ours = stats.friedman(x)
+    ref = scipy_stats.friedmanchisquare(*x.T)
+    assert ours.statistic == pytest.approx(ref.statistic)
+    assert ours.p == pytest.approx(ref.pvalue)
+    np.testing.assert_allclose(ours.mean_ranks, scipy_stats.rankdata(-x, axis=1).mean(axis=0))
+    assert ours.n_blocks == n
+
+
+def test_friedman_known_answer_and_degenerate_cases() -> None:
+    # Three seeds that all rank the columns 1, 2, 3: chi2 = 12/(3*3*4) * (9+36+81) - 36 = 6.
+    x = np.array([[3.0, 2.0, 1.0]] * 3)
+    res = stats.friedman(x)
+    assert res.statistic == pytest.approx(6.0)
+    assert res.p == pytest.approx(math.exp(-3.0))  # chi-square, 2 df: exp(-x / 2)
+    np.testing.assert_allclose(res.mean_ranks, [1, 2, 3])  # highest score ranks 1
+    tied = stats.friedman(np.ones((4, 3)))
+    assert tied.p == 1.0 and tied.statistic == 0.0
+    assert math.isnan(stats.friedman(np.ones((1, 3))).p)
+    assert stats.friedman(np.array([[1.0, 0.0]] * 6)).p < 0.05  # two pairs work too
+
+
+def brute_force_wilcoxon(d: list[float]) -> float:
+    """Two-sided signed-rank p over every sign flip of the nonzero differences."""
+    nz = np.array([x for x in d if x != 0])
+    ranks = scipy_stats.rankdata(np.abs(nz))
+    observed = abs(ranks[nz > 0].sum() - ranks.sum() / 2)
+    hits = [abs(sum(r for r, s in zip(ranks, signs, strict=True) if s) - ranks.sum() / 2)
+            >= observed - 1e-9 for signs in itertools.product([0, 1], repeat=len(nz))]
+    return float(np.mean(hits))
+
+
+def test_wilcoxon_paired_is_exact_with_ties_and_zeros() -> None:
+    a = [0.97, 0.95, 0.96, 0.96, 0.94, 0.98, 0.95]
+    b = [0.95, 0.95, 0.94, 0.97, 0.94, 0.96, 0.93]
+    res = stats.wilcoxon_paired(a, b)
+    d = list(np.array(a) - np.array(b))
+    assert res.method == "exact" and res.n_nonzero == 5
+    assert res.p == pytest.approx(brute_force_wilcoxon(d))
+    assert stats.wilcoxon_paired(b, a).p == pytest.approx(res.p)  # two-sided
+
+
+def test_wilcoxon_paired_matches_scipy_and_reaches_its_floor() -> None:
+    rng = np.random.default_rng(6)
+    a, b = rng.normal(size=9), rng.normal(size=9)
+    assert stats.wilcoxon_paired(a, b).p == pytest.approx(scipy_stats.wilcoxon(a, b).pvalue)
+    big_a, big_b = rng.normal(0.3, 1, 40), rng.normal(size=40)
+    res = stats.wilcoxon_paired(big_a, big_b)
+    assert res.method == "asymptotic"
+    assert res.p == pytest.approx(scipy_stats.wilcoxon(big_a, big_b, method="approx").pvalue)
+    up = stats.wilcoxon_paired([1, 2, 3, 4, 5], [0, 0, 0, 0, 0])
+    assert up.p == pytest.approx(stats.min_attainable_p_paired(5)) == pytest.approx(0.0625)
+    assert stats.wilcoxon_paired([1, 2], [1, 2]) == stats.Wilcoxon(0.0, 1.0, 0, "all tied")
+    assert math.isnan(stats.wilcoxon_paired([np.nan], [1.0]).p)
+    assert stats.min_attainable_p_paired(6) == pytest.approx(1 / 32)
+
+
+def test_indistinguishable_groups_of_a_known_case() -> None:
+    order = ["a", "b", "c", "d", "e"]
+    apart = {frozenset(p) for p in [("a", "c"), ("a", "d"), ("a", "e"), ("b", "d"),
+                                    ("b", "e"), ("c", "e")]}
+    assert stats.indistinguishable_groups(order, apart) == [["a", "b"], ["b", "c"],
+                                                           ["c", "d"], ["d", "e"]]
+    apart2 = {frozenset(p) for p in [("a", "d"), ("a", "e"), ("b", "e")]}
+    assert stats.indistinguishable_groups(order, apart2) == [["a", "b", "c"],
+                                                            ["b", "c", "d"], ["c", "d", "e"]]
+    assert stats.indistinguishable_groups(order, set()) == [order]
+    every = {frozenset(p) for p in itertools.combinations(order, 2)}
+    assert stats.indistinguishable_groups(order, every) == []
+
+
+def test_expected_running_time_known_answers() -> None:
+    # Seeds reach the target after 4 and 6 trials; a third never does in its 10-trial budget.
+    assert stats.expected_running_time([4, 6, np.nan], [10, 10, 10],
+                                       [True, True, False]) == pytest.approx((4 + 6 + 10) / 2)
+    assert stats.expected_running_time([3, 5], [9, 9], [True, True]) == pytest.approx(4.0)
+    assert stats.expected_running_time([np.nan, np.nan], [8, 9], [False, False]) == math.inf
+    assert math.isnan(stats.expected_running_time([], [], []))

@@ -74,33 +74,48 @@ def test_cells_known_answers(trials_table: TableMaker) -> None:
     assert b["test_accuracy"] == pytest.approx(0.95 - 0.002)
 
 
-def test_pairs_exclude_seeds_that_never_reach(trials_table: TableMaker) -> None:
+def test_ert_counts_seeds_that_never_reach_their_whole_budget(
+        trials_table: TableMaker) -> None:
     df = trials_table(pd.concat([
-        cell("tpe", 0, "CCC", [0.90, 0.97, 0.99], [1, 1, 1]),   # 2 trials, 2 s
-        cell("tpe", 1, "CCC", [0.98, 0.90, 0.90], [4, 1, 1]),   # 1 trial, 4 s
-        cell("tpe", 2, "CCC", [0.90, 0.90, 0.91], [1, 1, 1]),   # never
-        cell("random", 0, "CCC", [0.90, 0.90, 0.97], [4, 4, 4]),  # 3 trials, 12 s
-        cell("random", 1, "CCC", [0.90, 0.90, 0.90], [1, 1, 1]),  # never
+        cell("tpe", 0, "CCC", [0.90, 0.97, 0.99], [1, 1, 1]),   # trial 2, 2 s, 6 epochs
+        cell("tpe", 1, "CCC", [0.98, 0.90, 0.90], [4, 1, 1]),   # trial 1, 4 s, 3 epochs
+        cell("tpe", 2, "CCC", [0.90, 0.90, 0.91], [1, 1, 1]),   # never: 3 trials, 3 s, 9 ep.
+        cell("random", 0, "CCC", [0.90, 0.90, 0.97], [4, 4, 4]),  # trial 3, 12 s, 9 epochs
+        cell("random", 1, "CCC", [0.90, 0.90, 0.90], [1, 1, 1]),  # never: 3, 3 s, 9 epochs
     ]))
     pairs = summarize_pairs(summarize_cells(best_so_far(df), target=0.97)).set_index(
         "strategy")
     tpe, rnd = pairs.loc["tpe"], pairs.loc["random"]
     assert (tpe["n_reached"], tpe["n_missed"]) == (2, 1)
-    assert tpe["trials_to_target_median"] == 1.5  # median of 2 and 1, not of 2, 1 and 0
-    assert tpe["time_to_target_median_s"] == 3.0
-    assert rnd["time_to_target_median_s"] == 12.0
-    assert tpe["speedup_vs_random"] == pytest.approx(4.0)
+    assert tpe["ert_trials"] == pytest.approx((2 + 1 + 3) / 2)  # not the median 1.5
+    assert tpe["ert_s"] == pytest.approx((2 + 4 + 3) / 2)
+    assert tpe["ert_epochs"] == pytest.approx((6 + 3 + 9) / 2)
+    assert rnd["ert_trials"] == pytest.approx((3 + 3) / 1)
+    assert rnd["ert_s"] == pytest.approx((12 + 3) / 1)
+    assert tpe["speedup_vs_random"] == pytest.approx(15 / 4.5)
     assert rnd["speedup_vs_random"] == pytest.approx(1.0)
+    assert not any(c.endswith("to_target_median") or c == "time_to_target_median_s"
+                   for c in pairs.columns)  # no medians over different seed subsets
 
 
-def test_speedup_is_nan_when_random_never_reaches_or_is_absent(
+def test_speedup_when_random_never_reaches_is_absent_or_both_never(
         trials_table: TableMaker) -> None:
     tpe = cell("tpe", 0, "CC", [0.9, 0.98])
+    tpe_never = cell("tpe", 0, "CC", [0.9, 0.9])
     never = cell("random", 0, "CC", [0.9, 0.9])
-    for frames in ([tpe, never], [tpe]):
+
+    def pairs(*frames: pd.DataFrame) -> pd.DataFrame:
         cells = summarize_cells(best_so_far(trials_table(pd.concat(frames))), target=0.97)
-        pairs = summarize_pairs(cells).set_index("strategy")
-        assert math.isnan(pairs.loc["tpe", "speedup_vs_random"])
+        return summarize_pairs(cells).set_index("strategy")
+
+    assert math.isinf(pairs(tpe, never).loc["tpe", "speedup_vs_random"])  # only random missed
+    assert math.isinf(pairs(tpe, never).loc["random", "ert_s"])
+    assert math.isnan(pairs(tpe).loc["tpe", "speedup_vs_random"])  # no random
+    both = pairs(tpe_never, never)
+    assert math.isinf(both.loc["tpe", "ert_trials"]) and math.isinf(both.loc["tpe", "ert_s"])
+    assert math.isnan(both.loc["tpe", "speedup_vs_random"])  # inf / inf
+    assert pairs(cell("tpe", 0, "CC", [0.98, 0.9]), cell("random", 0, "CC", [0.9, 0.98])).loc[
+        "random", "speedup_vs_random"] == pytest.approx(1.0)
 
 
 def test_pair_ci_is_the_bootstrap_of_final_best(make_results: Callable[..., Path],
@@ -168,31 +183,44 @@ def _tests_for(make_results: Callable[..., Path], root: Path, effect: float,
     path = make_results(root, pairs=[("random", "none"), ("tpe", "none")], seeds=seeds,
                         effect={("tpe", "none"): effect}, rng_seed=11)
     cells = summarize_cells(best_so_far(read_table(path, TRIALS_FILE)), target=0.97)
-    return summarize_tests(cells, alpha=0.05).set_index(["a_strategy", "metric"])
+    return summarize_tests(cells, alpha=0.05).set_index("metric")
 
 
 def test_planted_difference_gives_expected_decisions(make_results: Callable[..., Path],
                                                      tmp_path: Path) -> None:
     tests = _tests_for(make_results, tmp_path, effect=0.03, seeds=10)
-    assert tests.loc[("tpe", "final_best"), "significant"]
-    assert tests.loc[("tpe", "area"), "significant"]
-    assert not tests.loc[("random", "final_best"), "significant"]
-    assert not tests.loc[("random", "area"), "significant"]
-    assert tests.loc[("tpe", "final_best"), "a12"] > 0.9
-    assert (tests["p_holm"] >= tests["p"]).all() and len(tests) == 4
+    assert len(tests) == 3  # one unordered pair x three metrics
+    for metric in ("true_final", "final_best", "area"):
+        row = tests.loc[metric]
+        assert row["a_strategy"] == "tpe" and row["b_strategy"] == "random"  # oriented
+        assert row["significant"] and row["n_seeds"] == 10
+        assert row["a_better"] > 0.8 and row["median_diff"] > 0
+    assert (tests["p_holm"] >= tests["p"]).all()
+
+
+def test_paired_test_is_the_wilcoxon_of_the_per_seed_differences(
+        make_results: Callable[..., Path], tmp_path: Path) -> None:
+    path = make_results(tmp_path, pairs=[("random", "none"), ("tpe", "none")], seeds=8,
+                        effect={("tpe", "none"): 0.01}, rng_seed=4)
+    cells = summarize_cells(best_so_far(read_table(path, TRIALS_FILE)), target=0.97)
+    row = summarize_tests(cells).set_index("metric").loc["final_best"]
+    wide = cells.pivot(index="seed", columns="strategy", values="final_best")
+    a, b = wide[row["a_strategy"]], wide[row["b_strategy"]]
+    assert row["p"] == pytest.approx(stats.wilcoxon_paired(a, b).p)
+    assert row["p"] != pytest.approx(stats.mann_whitney_greater(a, b).p)  # not unpaired
 
 
 def test_no_difference_gives_no_significant_test(make_results: Callable[..., Path],
                                                  tmp_path: Path) -> None:
     tests = _tests_for(make_results, tmp_path, effect=0.0, seeds=10)
     assert not tests["significant"].any()
-    assert tests["a12"].between(0.2, 0.8).all()
+    assert tests["a_better"].between(0.2, 0.8).all()
 
 
 def test_too_few_seeds_are_flagged_unreachable(make_results: Callable[..., Path],
                                                tmp_path: Path) -> None:
     tests = _tests_for(make_results, tmp_path, effect=0.2, seeds=2)
-    assert not tests["reachable"].any()  # 2 vs 2 seeds: p >= 1/6
+    assert not tests["reachable"].any()  # 2 seeds: two-sided p >= 2 / 2**2
     assert not tests["significant"].any()
-    np.testing.assert_allclose(tests["min_p"], 1 / 6)
-    assert tests.loc[("tpe", "final_best"), "p"] == pytest.approx(1 / 6)  # best it can do
+    np.testing.assert_allclose(tests["min_p"], 0.5)
+    assert tests.loc["final_best", "p"] == pytest.approx(0.5)  # best it can do

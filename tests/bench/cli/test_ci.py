@@ -25,8 +25,9 @@ REPLAY = {"kind": "mnist-table", "dataset": "digits", "table": str(DIGITS_TABLE)
 
 
 def ci_suite(path: Path, objective: dict[str, object] | None = None, **top: object) -> Path:
-    """Random and TPE x no pruner, 6 seeds x 12 trials on the digits table."""
-    settings: dict[str, object] = {"name": "ci-test", "trials": 12, "seeds": 6,
+    """Random and TPE x no pruner, 8 seeds x 12 trials on the digits table (8 is the fewest
+    seeds whose paired test can pass Holm over 4 tests: 2**-8 <= 0.05 / 4)."""
+    settings: dict[str, object] = {"name": "ci-test", "trials": 12, "seeds": 8,
                                    "strategies": ["random", "tpe"], "pruners": ["none"]}
     settings.update(top)
     return write_suite(path, digits_suite_data({**REPLAY, **(objective or {})}, **settings))
@@ -65,13 +66,14 @@ def test_ci_passes_unchanged_code_and_writes_the_summary(baseline, tmp_path, cap
     code, out, err = cli(capsys, "ci", "--suite", suite, "--baseline", base,
                          "--summary", summary)
     assert code == 0, err
-    # Fast because nothing trains: every one of the 2 x 6 cells replays the table, here.
-    assert cell_kinds == ["replay"] * 12
+    # Fast because nothing trains: every one of the 2 x 8 cells replays the table, here.
+    assert cell_kinds == ["replay"] * 16
     assert "PASSED: no regression" in out
-    # Replay is deterministic and the seeds are the baseline's: an exact reproduction.
-    assert out.count("+0.0000") == 4
+    # Replay is deterministic, the seeds and streams are the baseline's: an exact
+    # reproduction, compared on the same streams.
+    assert out.count("+0.00000") == 4 and out.count("  paired  ") == 4
     assert "## samplerbench regression gate: passed" in summary.read_text(encoding="utf-8")
-    assert "ran 144 trials" in err
+    assert "ran 192 trials" in err
 
 
 def test_ci_keeps_results_only_where_asked(baseline, tmp_path, capsys) -> None:
@@ -90,7 +92,7 @@ def test_ci_catches_a_planted_bug(baseline, tmp_path, capsys) -> None:
         "random", {"name": "benchmarks.planted:clipped_tpe", "label": "tpe"}])
     code, out, _ = cli(capsys, "ci", "--suite", planted, "--baseline", base)
     assert code == 1
-    assert "REGRESSED: tpe/none final_best, tpe/none area" in out
+    assert "REGRESSED: tpe/none true_final, tpe/none true_area" in out
 
 
 @pytest.mark.parametrize(("case", "expected"), [
