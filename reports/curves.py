@@ -49,16 +49,15 @@ def best_so_far(trials: pd.DataFrame) -> pd.DataFrame:
     groups = df.groupby(CELL_KEYS, sort=False, observed=True)
     df["k"] = groups.cumcount().astype("int64") + 1
     df["complete"] = (df["state"] == "COMPLETE").fillna(False).astype(bool)
+    keys = [df[c] for c in CELL_KEYS]
     done = df["value"].astype("float64").where(df["complete"])
-    running = done.groupby([df[c] for c in CELL_KEYS], sort=False, observed=True).cummax()
-    df["best"] = running.groupby([df[c] for c in CELL_KEYS], sort=False, observed=True).ffill()
-    before = df["best"].groupby([df[c] for c in CELL_KEYS], sort=False, observed=True).shift()
+    running = done.groupby(keys, sort=False, observed=True).cummax()
+    df["best"] = running.groupby(keys, sort=False, observed=True).ffill()
+    before = df["best"].groupby(keys, sort=False, observed=True).shift()
     new_best = df["complete"] & done.notna() & (before.isna() | (done > before))
     true = df["true_accuracy"].astype("float64") if "true_accuracy" in df else np.nan
     chosen = pd.Series(np.where(new_best, true, np.nan), index=df.index)
-    chosen = chosen.where(new_best)
-    df["chosen_true"] = chosen.groupby([df[c] for c in CELL_KEYS], sort=False,
-                                       observed=True).ffill()
+    df["chosen_true"] = chosen.groupby(keys, sort=False, observed=True).ffill()
     optimum = df["true_optimum"].astype("float64") if "true_optimum" in df else np.nan
     df["regret"] = optimum - df["chosen_true"]
     df["elapsed_s"] = groups["duration_s"].cumsum().astype("float64")

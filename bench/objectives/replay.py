@@ -131,15 +131,6 @@ class ReplayObjective:
         cols = [self._hidden_index[int(h)] for h in hidden.values()]
         return float(true[np.ix_(list(rows), cols)].max())
 
-    @property
-    def optimum(self) -> float:
-        """The table's best reachable mean accuracy at the suite's last report."""
-        return self._optimum
-
-    def true_accuracy(self, learning_rate: float, hidden_size: int) -> float:
-        """The noise-free quality of a configuration: its mean over replicates."""
-        return float(self._true[self.snap(learning_rate)][self._hidden_index[hidden_size]])
-
     def replicate(self, trial_number: int) -> int:
         """The replicate trial `trial_number` replays, drawn from the cell's seeded stream."""
         while trial_number >= len(self._replicates):
