@@ -20,6 +20,7 @@ COMMANDS: tuple[str, ...] = (
     "run",
     "list",
     "export",
+    "recover",
     "report",
     "tabulate",
     "baseline",
@@ -72,7 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with sigterm_as_interrupt():
             return int(args.handler(args))
     except BenchError as err:
-        print(f"samplerbench {args.command}: error: {err}", file=sys.stderr)
+        one_line = " ".join(part.strip() for part in str(err).splitlines() if part.strip())
+        print(f"samplerbench {args.command}: error: {one_line}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt as err:
         how = " by SIGTERM" if isinstance(err, Terminated) else ""

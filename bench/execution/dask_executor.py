@@ -22,9 +22,13 @@ import dask
 import optuna
 from distributed import Client, Future, KilledWorker, LocalCluster, Queue
 
+from bench.core.attrs import INTERRUPTED
 from bench.core.errors import BenchError
+from bench.core.optuna_internals import study_id
 from bench.execution.base import EventSink, run_cell_safely
+from bench.execution.prelude import fail_running_trials
 from bench.execution.task import CellEvent, CellResult, CellTask
+from bench.storage.backends import open_storage
 
 DEFAULT_RETRIES = 2  # a cell's task may lose its worker this often before it is failed
 CONNECT_TIMEOUT_S = 10
@@ -62,6 +66,19 @@ class DaskExecutor:
         if self.scheduler:
             _check_shared_storage(tasks[0].storage_url)
         run_id = uuid.uuid4().hex[:8]
+        results: dict[str, CellResult] = {}
+        try:
+            self._run_on_cluster(tasks, on_event, run_id, results)
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the cluster is closed by now
+            if not self.scheduler:  # its workers are gone, so their trials stopped
+                _fail_interrupted(tasks[0].storage_url,
+                                  [t.cell.name for t in tasks if t.cell.name not in results])
+            raise
+        return [results[t.cell.name] for t in tasks]
+
+    def _run_on_cluster(self, tasks: Sequence[CellTask], on_event: EventSink, run_id: str,
+                        results: dict[str, CellResult]) -> None:
+        """Submit every task and collect its result into `results`, by cell name."""
         with self._client() as client:
             events: Queue = Queue(f"samplerbench-events-{run_id}", client=client)
             futures = {
@@ -70,7 +87,6 @@ class DaskExecutor:
                 for task in tasks
             }
             relay = _Relay(on_event)
-            results: dict[str, CellResult] = {}
             pending = set(futures)
             while pending:
                 relay.drain(events)
@@ -82,7 +98,6 @@ class DaskExecutor:
                     task = futures[fut]
                     results[task.cell.name] = _result(fut, task, self.retries)
             relay.drain(events)  # a task's events are all queued before its result
-        return [results[t.cell.name] for t in tasks]
 
     @contextmanager
     def _client(self) -> Iterator[Client]:
@@ -104,6 +119,19 @@ class DaskExecutor:
                              dashboard_address=None, silence_logs=logging.ERROR) as cluster, \
                 Client(cluster, set_as_default=False) as client:
             yield client
+
+
+def _fail_interrupted(url: str, cells: Sequence[str]) -> None:
+    """Fail the RUNNING trials of interrupted cells as `interrupted`, after the LocalCluster's
+    workers are stopped. (The tasks of a remote scheduler cannot be stopped from here: their
+    trials are failed as stale by the next run, once their heartbeats stop.)"""
+    storage = open_storage(url)
+    names = set(cells)
+    for study in storage.get_all_studies():
+        if study.study_name in names:
+            running = storage.get_all_trials(study_id(study), deepcopy=False,
+                                             states=(optuna.trial.TrialState.RUNNING,))
+            fail_running_trials(storage, running, INTERRUPTED)
 
 
 def _check_shared_storage(url: str) -> None:

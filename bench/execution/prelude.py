@@ -117,10 +117,17 @@ def fail_stale_trials(study: optuna.Study) -> int:
         _wait_until_silent(storage, {trial_id(t): t.number for t in running}, interval,
                            study.study_name)
         running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    return fail_running_trials(storage, running, STALE)
+
+
+def fail_running_trials(storage: optuna.storages.BaseStorage,
+                        running: list[optuna.trial.FrozenTrial], reason: str) -> int:
+    """Fail each of `running` with `reason` (`fail_reason`); return how many were still
+    RUNNING. The caller knows that no live process runs them."""
     n = 0
     for t in running:
         try:
-            storage.set_trial_user_attr(trial_id(t), FAIL_REASON, STALE)
+            storage.set_trial_user_attr(trial_id(t), FAIL_REASON, reason)
             storage.set_trial_state_values(trial_id(t), TrialState.FAIL)
         except optuna.exceptions.UpdateFinishedTrialError:
             continue  # its own process finished it after all

@@ -346,6 +346,9 @@ def load_suite(ref: str) -> Suite:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as err:
         raise BenchError(f"{path}: malformed TOML: {err}") from None
+    except UnicodeDecodeError as err:
+        raise BenchError(f"{path} is not UTF-8 text (byte {err.start}); save it as UTF-8"
+                         ) from None
     except OSError as err:
         raise BenchError(f"cannot read suite file {path}: {err.strerror}") from None
     return parse_suite(data, default_name=path.stem)

@@ -27,16 +27,29 @@ def open_storage(url: str, heartbeat: bool = False) -> BaseStorage:
         heartbeat: turn on RDB heartbeats so trials of dead workers are failed.
     """
     if url.startswith("journal:"):
-        cached = _JOURNALS.get(url)
-        if cached is not None and cached[0] == os.getpid():
-            return cached[1]
+        path = Path(url.removeprefix("journal:"))
+        cached, inode = _JOURNALS.get(url), _inode(path)
+        if cached is not None and cached[0] == os.getpid() and cached[1] in (None, inode):
+            repair_journal_tail(path)  # damaged since it was opened: say so
+            _JOURNALS[url] = (cached[0], inode, cached[2])  # created by its first append
+            return cached[2]
         storage = _open_storage(url, heartbeat)
-        _JOURNALS[url] = (os.getpid(), storage)
+        _JOURNALS[url] = (os.getpid(), inode, storage)
         return storage
     return _open_storage(url, heartbeat)
 
 
-_JOURNALS: dict[str, tuple[int, BaseStorage]] = {}
+# url -> (process, the file's device and inode, storage); another file under the same name
+# (a recovered journal, say) is opened afresh.
+_JOURNALS: dict[str, tuple[int, tuple[int, int] | None, BaseStorage]] = {}
+
+
+def _inode(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_dev, stat.st_ino
 
 
 def _open_storage(url: str, heartbeat: bool) -> BaseStorage:
@@ -51,11 +64,14 @@ def _open_storage(url: str, heartbeat: bool) -> BaseStorage:
             raise BenchError(f"journal folder {path.parent} is not writable; choose a writable "
                              "--output (or --storage journal:PATH)")
         repair_journal_tail(path)
+        backend = JournalFile(path)
         try:
-            return JournalStorage(JournalFile(path))
+            storage = JournalStorage(backend)  # replays every record, checking each stamp
         except (ValueError, KeyError, UnicodeDecodeError) as err:
             raise BenchError(f"journal file {path} is corrupt ({err}); restore it from a "
                              "backup or move it away to start afresh") from None
+        backend.check_committed()
+        return storage
     import sqlalchemy.exc  # imported here: journal-only runs never load SQLAlchemy
 
     kwargs = {}

@@ -5,7 +5,8 @@ the records this process has just appended included. A replay cell needs much le
 its study is stored (and its labels), and, to append a finished study in one write, the id
 the journal will give it. `JournalIndex` reads the complete lines added since its last
 offset, decodes only the study records (create, delete, set user attribute; a trial record
-is recognised by its `{"op_code":N,` prefix and skipped undecoded) and applies Optuna's rules
+is recognised by its `{"op_code":N,` prefix and skipped undecoded, its stamp checked:
+`bench.storage.journal_records`) and applies Optuna's rules
 to them (Optuna's `JournalStorageReplayResult`; the op codes come from
 `bench.core.optuna_internals.journal_op`): ids count up from 0
 in file order, a create whose name is a live study's is ignored, a delete or attribute for a
@@ -18,13 +19,12 @@ tail to the fsync, so no other writer's study can take an id in between.
 from __future__ import annotations
 
 import functools
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.core.errors import BenchError
 from bench.core.optuna_internals import journal_op
+from bench.storage.journal_records import RecordCheck, decode
 
 _PREFIX = b'{"op_code":'
 
@@ -54,7 +54,11 @@ class JournalIndex:
     next_id: int = 0
     ids: dict[str, int] = field(default_factory=dict)
     attrs: dict[int, dict[str, Any]] = field(default_factory=dict)
+    check: RecordCheck = field(init=False)
     _inode: tuple[int, int] | None = None
+
+    def __post_init__(self) -> None:
+        self.check = RecordCheck(self.path)
 
     def catch_up(self) -> None:
         """Apply the complete records added since the last call (a partial last line waits)."""
@@ -80,19 +84,16 @@ class JournalIndex:
 
     def _reset(self, inode: tuple[int, int] | None) -> None:
         self.offset, self.next_id, self._inode = 0, 0, inode
+        self.check = RecordCheck(self.path)
         self.ids.clear()
         self.attrs.clear()
 
     def _read_line(self, line: bytes, at: int) -> None:
+        self.check.check(line, at)  # every line's stamp, trial records included
         op = _op_code(line)
         if op is not None and op not in _ops():
             return
-        try:
-            record = json.loads(line)
-        except ValueError:
-            raise BenchError(f"journal file {self.path} has a corrupt record at byte {at}; "
-                             "restore it from a copy or start a new output folder") from None
-        self.apply(record)
+        self.apply(decode(self.path, line, at))
 
     def apply(self, record: dict[str, Any]) -> None:
         """Apply one record as Optuna's replay does (trial records change nothing here)."""

@@ -63,14 +63,18 @@ def identity(suite: dict[str, Any], table: dict[str, Any] | None,
         space: The search space's description as recorded (default: described from `suite`
             by the current code).
     """
-    objective = {k: v for k, v in suite["objective"].items() if k != "table"}
-    return {
-        "suite": {"name": suite["name"], "objective": objective, "trials": suite["trials"],
-                  "devices": list(suite.get("devices", ["cpu"])),
-                  "trials_in_parallel": suite.get("trials_in_parallel", 1)},
-        "space": space_of(suite) if space is None else space,
-        "table": None if table is None else table.get("checksum"),
-    }
+    try:  # the suite comes from a file (run.json or the baseline): it may lack anything
+        objective = {k: v for k, v in suite["objective"].items() if k != "table"}
+        return {
+            "suite": {"name": suite["name"], "objective": objective, "trials": suite["trials"],
+                      "devices": list(suite.get("devices", ["cpu"])),
+                      "trials_in_parallel": suite.get("trials_in_parallel", 1)},
+            "space": space_of(suite) if space is None else space,
+            "table": None if table is None else table.get("checksum"),
+        }
+    except (KeyError, TypeError, AttributeError) as err:
+        raise BenchError(f"a run.json or baseline's suite is malformed (at {err!r:.60}); re-run "
+                         "the suite (or rebuild the baseline) to rewrite it") from None
 
 
 def _json_number(x: Any) -> float | None:
@@ -207,9 +211,11 @@ def _seed_frame(pairs: list[dict[str, Any]], where: str) -> pd.DataFrame:
                 row["has_complete"] = _strict_bool(cols["has_complete"][i])
                 row["first_params"] = str(cols["first_params"][i])
                 rows.append(row)
-        except (KeyError, TypeError, ValueError) as err:
+        except (KeyError, TypeError, ValueError, OverflowError) as err:
             raise BenchError(f"{where}: malformed pair entry ({err!r}); {REBUILD}") from None
     frame = pd.DataFrame(rows, columns=["strategy", "pruner", "device", "seed", *SEED_FIELDS])
+    if not frame["seed"].map(lambda s: 0 <= s < 2**63).all():
+        raise BenchError(f"{where}: a seed lies outside 0 to 2**63 - 1; {REBUILD}")
     if frame.duplicated(["strategy", "pruner", "device", "seed"]).any():
         raise BenchError(f"{where}: a pair lists a seed twice; {REBUILD}")
     _check_ranges(frame, where)

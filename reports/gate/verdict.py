@@ -129,6 +129,9 @@ def gate(baseline: Baseline, results: Path, settings: GateSettings,
                          "pairs runs seed by seed, so run the baseline's seeds (its suite)")
     table = compare(baseline.seeds, current, settings)
     notes = _notes(baseline, info, current, table)
+    if "trials" not in info["suite"]:
+        raise BenchError(f"{results}/run.json lacks suite.trials, the trial budget the gate "
+                         "checks; re-run the suite to rewrite it")
     short = _short_cells(trials, int(info["suite"]["trials"]))
     if short:
         notes.append(f"{short} cells ran fewer trials than the budget (unfinished, or a grid "

@@ -65,7 +65,7 @@ def _wait_for(condition: Any, what: str, proc: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("executor", "cells"), [("serial", 1), ("processes", 2)])
+@pytest.mark.parametrize(("executor", "cells"), [("serial", 1), ("processes", 2), ("dask", 2)])
 def test_sigterm_stops_a_run_cleanly(tmp_path: Path, executor: str, cells: int) -> None:
     folder = tmp_path / "hanging"
     folder.mkdir()
@@ -80,7 +80,7 @@ def test_sigterm_stops_a_run_cleanly(tmp_path: Path, executor: str, cells: int) 
         _wait_for(lambda: len(list(folder.iterdir())) == cells,
                   f"{cells} trials hanging", proc)
         family = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
-        assert len(family) >= 1 + (cells if executor == "processes" else 0)
+        assert len(family) >= 1 + (0 if executor == "serial" else cells)
         proc.send_signal(signal.SIGTERM)
         status = proc.wait(timeout=WAIT_S)
     text = log.read_text(encoding="utf-8", errors="replace")

@@ -245,8 +245,12 @@ def test_corrupt_journal(tmp_path: Path, cli_error: Cli) -> None:
     lines = path.read_bytes().splitlines(keepends=True)
     path.write_bytes(b"".join([*lines[:2], b"not json\n", *lines[2:]]))
     line = cli_error("export", results)
-    assert line.startswith(f"samplerbench export: error: journal file {path} is corrupt (")
-    assert line.endswith("); restore it from a backup or move it away to start afresh")
+    at = len(lines[0]) + len(lines[1])
+    assert line == (
+        f"samplerbench export: error: journal file {path} is damaged at byte {at:,}: a record "
+        "is not valid JSON (it is corrupt); nothing was changed or retrained. `samplerbench "
+        f"recover {path}` keeps the whole records before it (the file is kept as "
+        "journal.log.damaged), then `samplerbench run` redoes what was lost")
 
 
 def test_truncated_journal_drops_the_partial_record_and_resumes(

@@ -24,6 +24,7 @@ from bench.objectives.replay import ReplayObjective
 from bench.objectives.table import META_KEY, load_curves, read_meta
 from bench.objectives.tabulate import TabulationGrid, tabulate
 from bench.spec.objective import ObjectiveSpec
+from bench.storage.journal_records import EndMarker, write_marker
 from tests.helpers.paths import DIGITS_TABLE
 from tests.helpers.suites import (
     cli,
@@ -209,8 +210,10 @@ def test_a_replay_cell_cut_off_while_being_written_is_replayed_whole(tmp_path, c
     before = pd.read_parquet(out / "trials.parquet")
     journal = out / "journal.log"
     lines = journal.read_text(encoding="utf-8").splitlines(keepends=True)
-    # Drop the completion mark and the last trials, as a kill during the append would.
+    # Drop the completion mark and the last trials, as a kill during the append would: the
+    # end marker still says what the journal held before it (nothing).
     journal.write_text("".join(lines[:-6]), encoding="utf-8")
+    write_marker(journal, EndMarker(0, 0))
     assert cli(capsys, "run", suite, "-o", out, "--no-report")[0] == 0
     after = pd.read_parquet(out / "trials.parquet")
     assert len(after) == 15
