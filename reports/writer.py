@@ -50,7 +50,8 @@ def _table_files(name: str, frame: pd.DataFrame) -> dict[str, bytes]:
             f"tables/{name}.parquet": buf.getvalue()}
 
 
-def _figure_bytes(fig: Figure, fmt: str) -> bytes:
+def figure_bytes(fig: Figure, fmt: str) -> bytes:
+    """A figure's PNG or SVG bytes, the same bytes for the same figure."""
     buf = io.BytesIO()
     meta: dict[str, Any] = {"Date": None} if fmt == "svg" else {"Software": None}
     # SVG element ids are random unless salted: a fixed salt makes the same results give the
@@ -111,8 +112,8 @@ def write_report(results: Path, out: Path, *, target: float = DEFAULT_TARGET,
     files: dict[str, bytes] = {}
     pngs: dict[str, bytes] = {}
     for name, fig in make_figures(s, simulated).items():
-        pngs[name] = files[f"figures/{name}.png"] = _figure_bytes(fig, "png")
-        files[f"figures/{name}.svg"] = _figure_bytes(fig, "svg")
+        pngs[name] = files[f"figures/{name}.png"] = figure_bytes(fig, "png")
+        files[f"figures/{name}.svg"] = figure_bytes(fig, "svg")
     for name, frame in (("summary", s.pairs), ("per_seed", s.cells), ("statistics", s.tests),
                         ("ranking", ranking_table(s.rankings))):
         files.update(_table_files(name, frame))

@@ -25,6 +25,7 @@ COMMANDS: tuple[str, ...] = (
     "tabulate",
     "baseline",
     "check",
+    "compare",
     "ci",
     "train",
 )

@@ -41,6 +41,7 @@ class RunOptions:
     workers: int | None = None
     scheduler: str | None = None
     data_root: Path | None = None
+    cells: slice | None = None  # run only these cells of the plan (`compare` interleaves)
 
 
 @dataclass(frozen=True)
@@ -158,10 +159,15 @@ def run_suite(suite: Suite, options: RunOptions, stream: TextIO | None = None) -
                                  "table": provenance.get("table"),
                                  "provenance": provenance, "created": now_iso()})
     write_json(out / RUN_FILE, info)
-    done = cell_status(storage, cells)
-    todo = [c for c in cells if done[c.name] < c.trials]
+    chosen = cells if options.cells is None else cells[options.cells]
+    done = cell_status(storage, chosen)
+    todo = [c for c in chosen if done[c.name] < c.trials]
     left = sum(c.trials - done[c.name] for c in todo)
-    print(f"samplerbench: suite {suite.name!r}: {len(cells)} cells, {len(todo)} to run "
+    part = ""
+    if options.cells is not None:
+        start, stop, _ = options.cells.indices(len(cells))
+        part = f" (cells {start}:{stop})"
+    print(f"samplerbench: suite {suite.name!r}: {len(cells)} cells{part}, {len(todo)} to run "
           f"({left} trials), results in {out}, storage {describe(url)}", file=stream)
     progress = SuiteProgress(len(todo), left, stream)
     data_root = str(options.data_root) if options.data_root else None

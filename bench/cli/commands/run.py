@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from bench.cli.options import add_data_root, add_output, add_target
+from bench.core.errors import BenchError
 from bench.execution.plan import machine_cells
 from bench.execution.run_suite import RunOptions, RunSummary, apply_options, run_suite
 from bench.spec.estimate import estimate_seconds
@@ -33,18 +34,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="print the cells and a time estimate, run nothing")
     parser.add_argument("--no-report", action="store_true",
                         help="stop after exporting the tables")
+    parser.add_argument("--cells", type=cell_slice, default=None, metavar="START:STOP",
+                        help="run only the plan's cells START to STOP-1 (0-based, in "
+                             "`--dry-run` order; `compare` interleaves two environments so); "
+                             "the tables then hold the cells run so far")
     add_target(parser)
     add_data_root(parser)
 
 
+def cell_slice(text: str) -> slice:
+    """`START:STOP` (either may be empty) as a slice of the plan's cells."""
+    start, sep, stop = text.partition(":")
+    try:
+        bounds = [int(v) if v.strip() else None for v in (start, stop)]
+    except ValueError:
+        bounds = []
+    if not sep or len(bounds) != 2 or any(b is not None and b < 0 for b in bounds):
+        raise argparse.ArgumentTypeError(f"expected START:STOP with whole numbers >= 0, "
+                                         f"got {text!r}")
+    return slice(bounds[0], bounds[1])
+
+
 def _options(args: argparse.Namespace) -> RunOptions:
     return RunOptions(args.output, args.storage, args.executor, args.workers, args.scheduler,
-                      args.data_root)
+                      args.data_root, args.cells)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the suite; exit 1 when any cell failed."""
     suite = apply_options(load_suite(args.suite), _options(args))
+    if args.cells is not None and args.dry_run:
+        raise BenchError("--cells runs part of a suite; --dry-run lists all of it, so give "
+                         "one or the other")
     if args.dry_run:
         cells = machine_cells(suite)
         for c in cells:

@@ -1,0 +1,1 @@
+"""The A/B comparison's statistics (`verdicts`), figures (`figures`) and report (`render`)."""
