@@ -38,7 +38,7 @@ def _set(column: str, value: object) -> Callable[[pd.DataFrame], None]:
 
 
 @pytest.mark.parametrize(("change", "message"), [
-    (lambda df: df.drop(columns=["sampler_s"], inplace=True), "lacks its column sampler_s"),
+    (lambda df: df.pop("sampler_s"), "lacks its column sampler_s"),
     (_set("seed", np.nan), "column seed holds float64 values, not integers"),
     (_set("value", np.inf), "column value holds an infinite value"),
     (_set("value", 1.5), "column value holds a value outside [0, 1]"),
