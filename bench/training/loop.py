@@ -177,14 +177,21 @@ def train(
     report_at = schedule.report_at
     reports: list[ReportPoint] = []
     steps = 0
+    # Each batch is gathered into these buffers (`index_select(out=)`): 3-16% faster per step
+    # than `x[idx]`, which allocates (benchmarks/bench_floor.py), with the same values.
+    batch_x = torch.empty((bs, data.train_x.shape[1]), dtype=data.train_x.dtype, device=device)
+    batch_y = torch.empty((bs,), dtype=data.train_y.dtype, device=device)
     synchronize(device)
     clock = time.perf_counter()
     for _epoch in range(settings.epochs):
         order = torch.randperm(n, generator=generator).to(device)
         for start in range(0, n, bs):
             idx = order[start : start + bs]
+            rows = len(idx)
+            x = torch.index_select(data.train_x, 0, idx, out=batch_x[:rows])
+            y = torch.index_select(data.train_y, 0, idx, out=batch_y[:rows])
             optimizer.zero_grad(set_to_none=True)
-            loss_fn(model(data.train_x[idx]), data.train_y[idx]).backward()
+            loss_fn(model(x), y).backward()
             optimizer.step()
             steps += 1
             if steps not in report_at:
