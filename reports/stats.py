@@ -126,7 +126,7 @@ def bootstrap_ci(
     *,
     confidence: float = 0.95,
     n_resamples: int = DEFAULT_RESAMPLES,
-    seed: int = DEFAULT_SEED,
+    seed: int | Sequence[int] = DEFAULT_SEED,
 ) -> tuple[float, float]:
     """Percentile bootstrap confidence interval of the mean.
 
@@ -134,7 +134,8 @@ def bootstrap_ci(
         values: The sample (NaNs dropped).
         confidence: Nominal coverage, e.g. 0.95.
         n_resamples: Number of bootstrap resamples.
-        seed: Seed of the `numpy.random.Generator` that draws the resamples.
+        seed: Seed (or seed sequence) of the `numpy.random.Generator` that draws the
+            resamples.
 
     Returns:
         (low, high); both NaN for an empty sample, both the value for a single one.

@@ -62,7 +62,7 @@ def recover_journal(path: Path) -> Recovery:
         reason = None if found.damage is None else found.damage.what
         end = _marker_or_none(path)
         if keep == len(data) and (end is None or (end.bytes <= keep and end.records <= stamped)):
-            if end is None and stamped:
+            if end != EndMarker(keep, stamped):  # missing, damaged or behind: rewritten
                 write_marker(path, EndMarker(keep, stamped))
             return Recovery(path, keep, lines, 0, 0, "the journal is whole", None)
         if reason is None:
@@ -91,10 +91,11 @@ def recover_journal(path: Path) -> Recovery:
 
 
 def _marker_or_none(path: Path) -> EndMarker | None:
+    """The end marker; None when it is missing or damaged (it is rewritten either way)."""
     try:
         return read_marker(path)
     except BenchError:
-        return EndMarker(0, 0)  # damaged: rewritten from the records kept
+        return None
 
 
 def _free_name(path: Path) -> Path:

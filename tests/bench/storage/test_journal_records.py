@@ -163,3 +163,21 @@ def test_recovery_keeps_the_records_before_the_damage_and_the_damaged_file(
     assert _values(path)[-1] == 0.9
     path.write_bytes(path.read_bytes()[:-3])
     assert recover_journal(path).damaged_copy == tmp_path / "journal.log.damaged.1"
+
+
+def test_records_appended_after_a_read_are_not_taken_for_lost_ones(tmp_path: Path) -> None:
+    path = _journal(tmp_path / "journal.log")
+    reader = JournalFile(path)
+    JournalStorage(reader)  # reads every record so far
+    writer = optuna.load_study(study_name="s", storage=JournalStorage(JournalFile(path)))
+    writer.add_trial(optuna.trial.create_trial(value=1.0))  # the marker moves past the read
+    reader.check_committed()  # another writer's new records: nothing was lost
+
+
+def test_recovery_rewrites_a_damaged_marker_of_a_whole_journal(tmp_path: Path) -> None:
+    path = _journal(tmp_path / "journal.log")
+    whole = path.read_bytes()
+    marker_path(path).write_text("not json", encoding="utf-8")
+    done = recover_journal(path)
+    assert done.damaged_copy is None and path.read_bytes() == whole
+    assert read_marker(path) == EndMarker(len(whole), len(_lines(path)))
