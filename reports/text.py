@@ -19,6 +19,10 @@ from reports.styles import pair_label
 from reports.summaries import SMALL_SAMPLE, ReportSummaries
 
 LOG = logging.getLogger("samplerbench.report")
+# The replay's measured agreement with live runs (benchmarks/fidelity/agreement.py; re-measure
+# and update it when the table or the replay model changes).
+REPLAY_AGREEMENT = ("Replay fidelity, measured: TODO "
+                    "(docs/fidelity.md in samplerbench's source).")
 SMALL_MARK = "†"
 UNDERCOVER = (f"{SMALL_MARK} Interval from fewer than {SMALL_SAMPLE} seeds: percentile "
               "bootstrap intervals undercover at such sample sizes (measured coverage 73% at 3 "
@@ -202,6 +206,7 @@ def report_blocks(s: ReportSummaries, info: dict[str, Any], results: Path,
                                f"device {table.get('device', '?')} "
                                f"({table.get('device_model', 'unknown model')}, checksum "
                                f"{table.get('checksum', '?')}), not measured in this run."))
+        blocks.append(("p", REPLAY_AGREEMENT))
     findings, warnings = describe(s)
     for warning in warnings:
         LOG.warning(warning)

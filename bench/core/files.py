@@ -51,6 +51,12 @@ def _write_error(path: Path, err: OSError) -> BenchError:
                       "free some space or fix the folder's permissions and run again")
 
 
+def write_text(path: Path, text: str) -> None:
+    """Write UTF-8 text atomically (`atomic_write`), creating the folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
 def write_json(path: Path, data: dict[str, Any]) -> None:
     """Write JSON atomically."""
     atomic_write(path, lambda p: p.write_text(json.dumps(data, indent=2, default=str) + "\n",

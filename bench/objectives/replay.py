@@ -1,20 +1,22 @@
 """The replay objective (`mnist-table`): the live objective's recorded curves, looked up.
 
-A suggested learning rate snaps to the nearest tabulated one in log space (recorded as
-`learning_rate_snapped`), trial k replays the k-th replicate of one stream per cell, seeded by
-the cell's seed (`numpy.random.default_rng(study_seed)`), and the recorded validation curve is
-reported step by step, so pruners act exactly as they would live. Wall time is simulated: the
-recorded seconds of the steps consumed plus the sampler's real time.
+A suggested learning rate gets the curve its recorded neighbours imply
+(`bench.objectives.interpolation`: "log-linear" by default, or "nearest", which snaps to the
+nearest tabulated rate and records it as `learning_rate_snapped`). Trial k replays the k-th
+replicate of one stream per cell, seeded by the cell's seed
+(`numpy.random.default_rng(study_seed)`), and the curve is reported step by step, so pruners
+act exactly as they would live. Wall time is simulated: the recorded seconds of the steps
+consumed plus the sampler's real time.
 
 Every trial also records the noise-free quality of its configuration (`true_accuracy`): the
-table's mean validation accuracy over replicates at the suite's last report, and the best such
-mean over every configuration the search space can reach (`true_optimum`), so reports and the
-gate score what a strategy chose, not the replicate it happened to draw.
+table's mean validation accuracy over replicates at the suite's last report, at the trial's
+learning rate, and the best such mean over every configuration the search space can reach
+(`true_optimum`), so reports and the gate score what a strategy chose, not the replicate it
+happened to draw.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,13 @@ import optuna
 
 from bench.core.errors import BenchError
 from bench.core.spaces import FloatParam, IntParam, ParamValue, SearchSpace
+from bench.objectives.interpolation import (
+    DEFAULT_INTERPOLATION,
+    INTERPOLATIONS,
+    bracket,
+    lerp,
+    nearest,
+)
 from bench.objectives.outcome import Outcome
 from bench.objectives.table import Curves, load_curves, shipped_table_path
 from bench.spec.objective import ObjectiveSpec
@@ -75,32 +84,38 @@ class ReplayObjective:
         space: the search space (learning_rate and hidden_size).
         study_seed: seeds the cell's replicate stream (trial k takes its k-th draw).
         path: where the table came from, for provenance.
+        interpolation: "log-linear" (a curve at the suggested rate) or "nearest" (snap).
     """
 
     time_simulated = True
 
     def __init__(self, curves: Curves, spec: ObjectiveSpec, space: SearchSpace,
-                 study_seed: int, path: Path) -> None:
+                 study_seed: int, path: Path,
+                 interpolation: str = DEFAULT_INTERPOLATION) -> None:
         check_coverage(curves, spec, space, str(path))
+        if interpolation not in INTERPOLATIONS:
+            raise BenchError(f"unknown interpolation {interpolation!r}; choose one of: "
+                             f"{', '.join(INTERPOLATIONS)}")
+        self.interpolation = interpolation
         self.curves = curves
         self.spec = spec
         self.space = space
         self.study_seed = study_seed
         self.path = path
-        self._log_lrs = np.log(curves.learning_rates)
+        self._log_lrs = np.log(curves.learning_rates).tolist()
         self._hidden_index = {int(h): j for j, h in enumerate(curves.hidden_sizes)}
         stride = curves.reports_per_epoch // spec.reports_per_epoch
         n_reports = spec.epochs * spec.reports_per_epoch
         self._report_idx = [stride * (k + 1) - 1 for k in range(n_reports)]
         self._epochs = tuple((k + 1) / spec.reports_per_epoch for k in range(n_reports))
         self._steps_per_epoch = int(curves.meta.get("steps_per_epoch", 0))
-        self._val, self._eval, self._train_cum, self._test = curves.as_lists
+        self._val, self._test = curves.blenders
+        _, _, self._train_cum, _ = curves.as_lists
+        # evaluation runs at the suite's reports only: its seconds summed up to each of them
+        self._eval_cum = np.cumsum(curves.eval_s[..., self._report_idx], axis=-1).tolist()
         self._lrs = curves.learning_rates.tolist()
         self._device = str(curves.meta["device"])
-        last = self._report_idx[-1]
-        true = curves.val[:, :, :, last].mean(axis=2)  # [L, H]: mean over replicates
-        self._true = true.tolist()
-        self._optimum = self._reachable_optimum(true)
+        self._optimum = self._reachable_optimum()
         self._rng = np.random.default_rng(study_seed)
         self._replicates = np.zeros(0, dtype=np.int64)
 
@@ -108,7 +123,8 @@ class ReplayObjective:
     def from_config(cls, config: ObjectiveConfig, study_seed: int) -> ReplayObjective:
         """Build from a suite's objective section (default table: the shipped one)."""
         path = Path(config.table) if config.table else shipped_table_path()
-        return cls(load_curves(path), config.spec, config.space(), study_seed, path)
+        return cls(load_curves(path), config.spec, config.space(), study_seed, path,
+                   config.interpolation)
 
     def provenance(self) -> dict[str, Any]:
         """Table checksum, the device it was recorded on, and the dataset checksum."""
@@ -116,20 +132,36 @@ class ReplayObjective:
         return {
             "dataset_checksum": meta["dataset_checksum"],
             "table": {"path": str(self.path), "checksum": self.curves.checksum,
-                      "device": meta["device"], "device_model": meta["device_model"]},
+                      "device": meta["device"], "device_model": meta["device_model"],
+                      "interpolation": self.interpolation},
         }
 
-    def _reachable_optimum(self, true: np.ndarray) -> float:
-        """The best mean accuracy over the configurations the space can suggest (every
-        tabulated rate that some rate in the space's range snaps to, every hidden size)."""
+    def _at(self, learning_rate: float) -> tuple[int, float]:
+        """The trial's place in the table: (rate index, weight of the next rate)."""
+        if self.interpolation == "nearest":
+            return self.snap(learning_rate), 0.0
+        return bracket(self._log_lrs, learning_rate)
+
+    def true_accuracy(self, learning_rate: float, hidden_size: int) -> float:
+        """The noise-free quality of a configuration: the mean over replicates at the
+        suite's last report, at this learning rate."""
+        i, w = self._at(learning_rate)
+        return self._val.mean_at(i, w, self._hidden_index[hidden_size], self._report_idx[-1])
+
+    def _reachable_optimum(self) -> float:
+        """The best noise-free quality the space can suggest. Log-linear: the mean is
+        piecewise linear in log rate, so its maximum over the range lies at a tabulated
+        rate inside it or at an end. Nearest: every rate some rate in the range snaps to."""
         names = {p.name: p for p in self.space.params}
         lr = names["learning_rate"]
         assert isinstance(lr, FloatParam)
-        rows = range(self.snap(lr.low), self.snap(lr.high) + 1)
         hidden = names["hidden_size"]
         assert isinstance(hidden, IntParam)
-        cols = [self._hidden_index[int(h)] for h in hidden.values()]
-        return float(true[np.ix_(list(rows), cols)].max())
+        if self.interpolation == "nearest":
+            rates = self._lrs[self.snap(lr.low): self.snap(lr.high) + 1]
+        else:
+            rates = [lr.low, lr.high, *(x for x in self._lrs if lr.low < x < lr.high)]
+        return max(self.true_accuracy(x, int(h)) for x in rates for h in hidden.values())
 
     def replicate(self, trial_number: int) -> int:
         """The replicate trial `trial_number` replays, drawn from the cell's seeded stream."""
@@ -140,43 +172,45 @@ class ReplayObjective:
 
     def snap(self, learning_rate: float) -> int:
         """Index of the tabulated learning rate nearest in log space."""
-        return int(np.argmin(np.abs(self._log_lrs - math.log(learning_rate))))
+        return nearest(self._log_lrs, learning_rate)
 
     def evaluate(self, trial: optuna.Trial, params: dict[str, ParamValue]) -> Outcome:
-        """Report the recorded curve step by step, pruning as a live trial would."""
-        i = self.snap(float(params["learning_rate"]))
+        """Report the trial's curve step by step, pruning as a live trial would."""
+        lr = float(params["learning_rate"])
+        i, w = self._at(lr)
         j = self._hidden_index[int(params["hidden_size"])]
         r = self.replicate(trial.number)
-        val = self._val[i][j][r]
-        eval_s = self._eval[i][j][r]
+        val = self._val.curve(i, w, j, r, self._report_idx)
         pruned = False
         prune_s = 0.0
-        eval_total = 0.0
         made = 0
-        for made, idx in enumerate(self._report_idx, start=1):
-            eval_total += eval_s[idx]
+        for made, value in enumerate(val, start=1):
             t0 = time.perf_counter()
-            trial.report(val[idx], made)
+            trial.report(value, made)
             stop = trial.should_prune()
             prune_s += time.perf_counter() - t0
             if stop:
                 pruned = True
                 break
         last = self._report_idx[made - 1]
-        train_s = self._train_cum[i][j][r][last]
+        train_s = lerp(self._train_cum, i, w, j, r, last)
+        eval_total = lerp(self._eval_cum, i, w, j, r, made - 1)
         epoch = self._epochs[made - 1]
+        snapped = {"learning_rate_snapped": self._lrs[i]} \
+            if self.interpolation == "nearest" else {}
         attrs = {
-            "learning_rate_snapped": self._lrs[i],
+            **snapped,
             "replicate": r,
             "train_s": train_s,
             "eval_s": eval_total,
             "epochs_completed": epoch,
             "steps_completed": round(epoch * self._steps_per_epoch),
             "device": self._device,
-            "test_accuracy": None if pruned else self._test[i][j][r][self.spec.epochs - 1],
-            "true_accuracy": self._true[i][j],
+            "test_accuracy": None if pruned else self._test.curve(
+                i, w, j, r, (self.spec.epochs - 1,))[0],
+            "true_accuracy": self._val.mean_at(i, w, j, self._report_idx[-1]),
             "true_optimum": self._optimum,
         }
-        return Outcome(val[last], pruned, self._epochs[:made], attrs, train_s + eval_total,
+        return Outcome(val[made - 1], pruned, self._epochs[:made], attrs, train_s + eval_total,
                        prune_s)
 

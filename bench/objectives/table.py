@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 
 from bench.core.errors import BenchError
 from bench.core.files import atomic_write
+from bench.objectives.interpolation import CurveBlender
 
 TABLE_SCHEMA_VERSION = 1
 META_KEY = b"samplerbench"
@@ -66,6 +67,12 @@ class Curves:
         indexing them per report is far cheaper than indexing numpy arrays."""
         return (self.val.tolist(), self.eval_s.tolist(),
                 np.cumsum(self.train_s, axis=-1).tolist(), self.test.tolist())
+
+    @cached_property
+    def blenders(self) -> tuple[CurveBlender, CurveBlender]:
+        """Validation and test accuracy as `CurveBlender`s (mean and residuals per
+        replicate), built once per table."""
+        return CurveBlender(self.val), CurveBlender(self.test)
 
 
 def read_meta(path: Path) -> dict[str, Any]:

@@ -29,7 +29,9 @@ _TOP_KEYS = {"name", "description", "objective", "trials", "seeds", "strategies"
              "batch_trials", "sampler_salt"}
 BATCHED_DEVICES = ("cuda", "mps")  # where `batch_trials = "auto"` trains K trials as one batch
 _OBJECTIVE_KEYS = {"kind", "dataset", "space", "epochs", "validation", "report_every",
-                   "reports_per_epoch", "batch_size", "table"}
+                   "reports_per_epoch", "batch_size", "table", "interpolation"}
+# How a replayed trial gets a curve at its learning rate (bench.objectives.interpolation).
+INTERPOLATIONS = ("log-linear", "nearest")
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ class ObjectiveConfig:
     spec: ObjectiveSpec = field(default_factory=ObjectiveSpec)
     table: str | None = None  # replay only: path of the table, default the shipped one
     custom_space: tuple[tuple[str, Any], ...] | None = None
+    interpolation: str = INTERPOLATIONS[0]  # replay only
 
     def space(self) -> SearchSpace:
         """The search space (named, or defined inline in the suite file)."""
@@ -74,6 +77,8 @@ class ObjectiveConfig:
         out: dict[str, Any] = {"kind": self.kind, **self.spec.to_dict()}
         if self.table is not None:
             out["table"] = self.table
+        if self.kind == "mnist-table":
+            out["interpolation"] = self.interpolation
         if self.custom_space is not None:
             out["space_definition"] = self.space().describe()
         return out
@@ -214,7 +219,14 @@ def _objective(raw: Any) -> ObjectiveConfig:
         reports_per_epoch=raw.get("reports_per_epoch", 1),
         batch_size=raw.get("batch_size", 64),
     )
-    config = ObjectiveConfig(kind, spec, raw.get("table"), custom)
+    interpolation = raw.get("interpolation", INTERPOLATIONS[0])
+    if "interpolation" in raw and kind != "mnist-table":
+        raise BenchError("`interpolation` applies to the replay objective only (kind = "
+                         "\"mnist-table\"); remove it from this live suite")
+    if interpolation not in INTERPOLATIONS:
+        raise BenchError(f"unknown interpolation {interpolation!r}; choose one of: "
+                         f"{', '.join(INTERPOLATIONS)}")
+    config = ObjectiveConfig(kind, spec, raw.get("table"), custom, interpolation)
     if custom is None:
         spec.validate()
     else:

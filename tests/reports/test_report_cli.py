@@ -69,6 +69,7 @@ def test_golden_report_documents(golden_report: tuple[Path, str]) -> None:
     assert "had the highest median final best" not in md
     assert "zoom" not in md
     assert "Wall times are simulated" not in md
+    assert "Replay fidelity, measured" not in md  # a live run's report
     html = (out / "report.html").read_text(encoding="utf-8")
     assert html.count("src='data:image/png;base64,") == len(FIGURES)
     assert "<table>" in html and "synthetic-host" in html
@@ -140,6 +141,7 @@ def test_simulated_times_and_too_few_seeds_are_declared(make_results: Maker,
         text = (tmp_path / "o" / name).read_text(encoding="utf-8")
         assert "Wall times are simulated" in text and "Intel Xeon Test" in text
         assert "c0ffee" in text
+        assert "Replay fidelity, measured" in text and "docs/fidelity.md" in text
         assert ("With 2 seeds shared by every pair the smallest attainable two-sided p of a "
                 "paired Wilcoxon test is 0.5") in text
 

@@ -181,9 +181,12 @@ def test_a_trial_that_never_beat_is_failed_at_once(
 def test_a_trial_that_keeps_beating_blocks_a_second_session(
         postgres_url: str, fast_heartbeat: int) -> None:
     study, trial_id = _running_trial(postgres_url)
-    with trial_heartbeat(study._storage, trial_id), \
-            pytest.raises(BenchError, match="another process is running this cell"):
-        fail_stale_trials(study)  # the beating trial belongs to a live process
+    with trial_heartbeat(study._storage, trial_id):
+        # the beat thread's first beat lands when its thread runs: wait for it, not a time
+        _wait_for(lambda: heartbeat_ages(study._storage, [trial_id])[trial_id] is not None,
+                  30, "the trial's first heartbeat")
+        with pytest.raises(BenchError, match="another process is running this cell"):
+            fail_stale_trials(study)  # the beating trial belongs to a live process
     assert study._storage.get_trial(trial_id).state == TrialState.RUNNING
 
 

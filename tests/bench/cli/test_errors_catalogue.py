@@ -110,8 +110,12 @@ def test_grid_over_the_limit(tmp_path: Path, cli_error: Cli) -> None:
     ({"devices": ["tpu"]}, "unknown device 'tpu'; choose from: "),
     ({"executor": "ray"}, "unknown executor 'ray'; choose one of: serial, processes, dask"),
     ({"trails": 3}, "suite has unknown keys ['trails']; valid keys: "),
+    ({"objective": _objective(kind="mnist-table", interpolation="cubic")},
+     "unknown interpolation 'cubic'; choose one of: log-linear, nearest"),
+    ({"objective": _objective(interpolation="nearest")},
+     "`interpolation` applies to the replay objective only"),
 ], ids=["strategy", "pruner", "dataset", "space", "objective-kind", "device", "executor",
-        "suite-key"])
+        "suite-key", "interpolation", "interpolation-live"])
 def test_unknown_names(tmp_path: Path, cli_error: Cli,
                        overrides: dict[str, Any], message: str) -> None:
     suite = write_suite(tmp_path / "suite.toml", tiny_suite_data(**overrides))

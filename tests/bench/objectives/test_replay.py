@@ -70,30 +70,64 @@ def test_replay_runs_are_identical_except_for_real_timings(tmp_path, capsys) -> 
     assert (tables[0]["state"] == "PRUNED").any()
 
 
-def test_replayed_trial_reports_the_recorded_curve_and_simulates_its_time(tmp_path, capsys
-                                                                          ) -> None:
-    suite = replay_suite(tmp_path / "s.toml", strategies=["random"], seeds=2)
+def _expected_at(values: np.ndarray, lr: float, log_lrs: np.ndarray, j: int, r: int,
+                 interpolation: str) -> np.ndarray:
+    """An independent numpy statement of the replay model: one replicate's curve at `lr`."""
+    x = math.log(lr)
+    if interpolation == "nearest":
+        return values[int(np.argmin(np.abs(log_lrs - x))), j, r]
+    i = min(int(np.searchsorted(log_lrs, x, side="right")) - 1, len(log_lrs) - 2)
+    w = (x - log_lrs[i]) / (log_lrs[i + 1] - log_lrs[i])
+    mean = values[:, j].mean(axis=1)  # [L, S]
+    resid = values[:, j, r] - mean
+    c = 1 / math.sqrt((1 - w) ** 2 + w**2)
+    return ((1 - w) * mean[i] + w * mean[i + 1]
+            + c * ((1 - w) * resid[i] + w * resid[i + 1]))
+
+
+@pytest.mark.parametrize("interpolation", ["log-linear", "nearest"])
+def test_replayed_trial_reports_the_tables_curve_and_simulates_its_time(
+        tmp_path, capsys, interpolation) -> None:
+    suite = write_suite(tmp_path / "s.toml", digits_suite_data(
+        dict(REPLAY, interpolation=interpolation), trials=15, seeds=2, strategies=["random"],
+        pruners=["none", "median"]))
     assert cli(capsys, "run", suite, "-o", tmp_path / "r", "--no-report")[0] == 0
     trials = pd.read_parquet(tmp_path / "r" / "trials.parquet")
     steps = pd.read_parquet(tmp_path / "r" / "steps.parquet")
     curves = load_curves(DIGITS_TABLE)
     log_lrs = np.log(curves.learning_rates)
+    train_cum = np.cumsum(curves.train_s, axis=-1)
+    assert (trials["state"] == "PRUNED").any()
     for row in trials.itertuples():
-        i = int(np.argmin(np.abs(log_lrs - math.log(row.param_learning_rate))))
-        assert row.param_learning_rate_snapped == pytest.approx(curves.learning_rates[i])
+        lr = row.param_learning_rate
+        if interpolation == "nearest":
+            i = int(np.argmin(np.abs(log_lrs - math.log(lr))))
+            assert row.param_learning_rate_snapped == pytest.approx(curves.learning_rates[i])
+        else:
+            assert not hasattr(row, "param_learning_rate_snapped")
         j = list(curves.hidden_sizes).index(row.param_hidden_size)
         r = row.param_replicate
         mine = steps[(steps["cell"] == row.cell) & (steps["trial"] == row.trial)]
-        recorded = curves.val[i, j, r, : len(mine)]
-        assert mine["value"].tolist() == pytest.approx(recorded.tolist())
-        assert row.value == pytest.approx(recorded[-1])
+        expected = _expected_at(curves.val, lr, log_lrs, j, r, interpolation)[: len(mine)]
+        assert mine["value"].tolist() == pytest.approx(expected.tolist(), abs=1e-12)
+        assert row.value == pytest.approx(expected[-1], abs=1e-12)
         consumed = len(mine) - 1
-        simulated = curves.train_s[i, j, r, : consumed + 1].sum() + \
-            curves.eval_s[i, j, r, : consumed + 1].sum()
+        x = math.log(lr)  # seconds: linear in log rate (nearest: the snapped rate's)
+        if interpolation == "nearest":
+            i, w = int(np.argmin(np.abs(log_lrs - x))), 0.0
+        else:
+            i = min(int(np.searchsorted(log_lrs, x, side="right")) - 1, len(log_lrs) - 2)
+            w = (x - log_lrs[i]) / (log_lrs[i + 1] - log_lrs[i])
+        both = train_cum[:, j, r, consumed] + curves.eval_s[:, j, r, : consumed + 1].sum(-1)
+        simulated = (1 - w) * both[i] + w * both[min(i + 1, len(both) - 1)]
         assert row.objective_s == pytest.approx(simulated)
         assert row.duration_s == pytest.approx(simulated + row.sampler_s)
+        true = _expected_at(curves.val.mean(axis=2, keepdims=True), lr, log_lrs, j, 0,
+                            interpolation)[-1]
+        assert row.true_accuracy == pytest.approx(true, abs=1e-12)
         if row.state == "COMPLETE":
-            assert row.test_accuracy == pytest.approx(curves.test[i, j, r, 1])
+            test = _expected_at(curves.test, lr, log_lrs, j, r, interpolation)[1]
+            assert row.test_accuracy == pytest.approx(test, abs=1e-12)
         else:
             assert math.isnan(row.test_accuracy)
 
