@@ -13,8 +13,8 @@ retraining.
 
 Design.
     - Metric: true final, the noise-free quality of each seed's chosen configuration (its
-      best COMPLETE trial): the shipped table's mean over replicates at the suite's last
-      report, at the chosen learning rate by log-linear interpolation. Live and replayed
+      best COMPLETE trial): the shipped table's mean over all its replicates at the suite's
+      last report, at the chosen learning rate by log-linear interpolation. Live and replayed
       choices are scored by the same function, so the metric compares what the strategies
       chose, not the noise of the values they saw. true area (the mean of chosen-so-far over
       the trials) is shown beside it.

@@ -9,11 +9,11 @@ LIVE: the live run's results folder, or the committed
 (a rerun resumes, so only missing variants run):
     - log-linear: the default replay (pairs-replay.toml);
     - nearest: snapping to the nearest tabulated rate (the former replay);
-    - log-linear, 2 replicates / 1 replicate: the shipped table cut to its first R
-      replicates (the noise model's question: do 3 recorded replicates suffice?). With one
-      replicate the replay has no noise at all: every trial at a configuration sees the
+    - log-linear, 3 / 2 / 1 replicates: the shipped table cut to its first R replicates
+      (the noise model's question: how many recorded replicates does agreement need?). With
+      one replicate the replay has no noise at all: every trial at a configuration sees the
       same curve.
-Every variant is scored by the same full 3-replicate table.
+Every variant is scored by the same whole shipped table.
 """
 
 from __future__ import annotations
@@ -71,7 +71,8 @@ def variants(out: Path) -> dict[str, Path]:
     base = tomllib.loads(SUITE.read_text(encoding="utf-8"))
     out.mkdir(parents=True, exist_ok=True)
     made = {"log-linear": {}, "nearest": {"interpolation": "nearest"}}
-    for r in (2, 1):
+    recorded = int(read_meta(shipped_table_path())["grid"]["replicates"])
+    for r in (r for r in (3, 2, 1) if r < recorded):
         table = replicate_table(r, out / f"table-{r}-replicates.parquet")
         made[f"log-linear, {r} replicate{'s' if r > 1 else ''}"] = {"table": str(table)}
     suites = {}
