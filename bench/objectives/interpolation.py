@@ -49,9 +49,14 @@ def bracket(log_lrs: Sequence[float], learning_rate: float) -> tuple[int, float]
 
 
 def nearest(log_lrs: Sequence[float], learning_rate: float) -> int:
-    """Index of the tabulated rate nearest in log space."""
+    """Index of the tabulated rate nearest in log space (a tie goes to the lower one)."""
     x = math.log(learning_rate)
-    return int(np.argmin(np.abs(np.asarray(log_lrs) - x)))
+    i = bisect.bisect_left(log_lrs, x)
+    if i == 0:
+        return 0
+    if i == len(log_lrs):
+        return i - 1
+    return i - 1 if x - log_lrs[i - 1] <= log_lrs[i] - x else i
 
 
 def noise_scale(w: float) -> float:

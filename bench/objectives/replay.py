@@ -26,17 +26,11 @@ import optuna
 
 from bench.core.errors import BenchError
 from bench.core.spaces import FloatParam, IntParam, ParamValue, SearchSpace
-from bench.objectives.interpolation import (
-    DEFAULT_INTERPOLATION,
-    INTERPOLATIONS,
-    bracket,
-    lerp,
-    nearest,
-)
+from bench.objectives.interpolation import DEFAULT_INTERPOLATION, bracket, lerp, nearest
 from bench.objectives.outcome import Outcome
 from bench.objectives.table import Curves, load_curves, shipped_table_path
 from bench.spec.objective import ObjectiveSpec
-from bench.spec.suite import ObjectiveConfig
+from bench.spec.suite import ObjectiveConfig, check_interpolation
 
 
 def check_coverage(curves: Curves, spec: ObjectiveSpec, space: SearchSpace, where: str) -> None:
@@ -93,9 +87,7 @@ class ReplayObjective:
                  study_seed: int, path: Path,
                  interpolation: str = DEFAULT_INTERPOLATION) -> None:
         check_coverage(curves, spec, space, str(path))
-        if interpolation not in INTERPOLATIONS:
-            raise BenchError(f"unknown interpolation {interpolation!r}; choose one of: "
-                             f"{', '.join(INTERPOLATIONS)}")
+        check_interpolation(interpolation)
         self.interpolation = interpolation
         self.curves = curves
         self.spec = spec
@@ -110,9 +102,8 @@ class ReplayObjective:
         self._epochs = tuple((k + 1) / spec.reports_per_epoch for k in range(n_reports))
         self._steps_per_epoch = int(curves.meta.get("steps_per_epoch", 0))
         self._val, self._test = curves.blenders
-        _, _, self._train_cum, _ = curves.as_lists
-        # evaluation runs at the suite's reports only: its seconds summed up to each of them
-        self._eval_cum = np.cumsum(curves.eval_s[..., self._report_idx], axis=-1).tolist()
+        self._train_cum = curves.train_cum
+        self._eval_cum = curves.eval_cum(tuple(self._report_idx))
         self._lrs = curves.learning_rates.tolist()
         self._device = str(curves.meta["device"])
         self._optimum = self._reachable_optimum()

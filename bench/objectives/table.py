@@ -61,12 +61,23 @@ class Curves:
     checksum: str
 
     @cached_property
-    def as_lists(self) -> tuple[list[Any], list[Any], list[Any], list[Any]]:
-        """Validation accuracy, evaluation seconds, cumulative training seconds (up to and
-        including each step) and test accuracy as nested Python lists, built once per table:
-        indexing them per report is far cheaper than indexing numpy arrays."""
-        return (self.val.tolist(), self.eval_s.tolist(),
-                np.cumsum(self.train_s, axis=-1).tolist(), self.test.tolist())
+    def train_cum(self) -> list[Any]:
+        """Cumulative training seconds (up to and including each step) as nested Python
+        lists, built once per table: indexing them per report is far cheaper than indexing
+        numpy arrays."""
+        return np.cumsum(self.train_s, axis=-1).tolist()
+
+    @cached_property
+    def _eval_cum_by_reports(self) -> dict[tuple[int, ...], list[Any]]:
+        return {}
+
+    def eval_cum(self, reports: tuple[int, ...]) -> list[Any]:
+        """Evaluation seconds summed over the steps `reports` up to each of them (evaluation
+        runs at reports only), as nested lists, built once per table and report set."""
+        cache = self._eval_cum_by_reports
+        if reports not in cache:
+            cache[reports] = np.cumsum(self.eval_s[..., list(reports)], axis=-1).tolist()
+        return cache[reports]
 
     @cached_property
     def blenders(self) -> tuple[CurveBlender, CurveBlender]:

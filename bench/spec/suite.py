@@ -197,6 +197,13 @@ def _seeds(raw: Any) -> tuple[int, ...]:
     return tuple(raw)
 
 
+def check_interpolation(name: object) -> None:
+    """Raise BenchError unless `name` is one of INTERPOLATIONS."""
+    if name not in INTERPOLATIONS:
+        raise BenchError(f"unknown interpolation {name!r}; choose one of: "
+                         f"{', '.join(INTERPOLATIONS)}")
+
+
 def _objective(raw: Any) -> ObjectiveConfig:
     if not isinstance(raw, dict):
         raise BenchError("`[objective]` must be a table (kind, dataset, space, epochs, ...)")
@@ -223,9 +230,7 @@ def _objective(raw: Any) -> ObjectiveConfig:
     if "interpolation" in raw and kind != "mnist-table":
         raise BenchError("`interpolation` applies to the replay objective only (kind = "
                          "\"mnist-table\"); remove it from this live suite")
-    if interpolation not in INTERPOLATIONS:
-        raise BenchError(f"unknown interpolation {interpolation!r}; choose one of: "
-                         f"{', '.join(INTERPOLATIONS)}")
+    check_interpolation(interpolation)
     config = ObjectiveConfig(kind, spec, raw.get("table"), custom, interpolation)
     if custom is None:
         spec.validate()
