@@ -7,7 +7,15 @@ tell and the grid's is_exhausted, timed by wrapping those methods here) and ever
 the harness (table lookup, bookkeeping, the durable write). The durable write (each cell's
 check for a stored study and its one-append copy to the journal file) is also shown apart.
 
+With `--workers`, each strategy runs once per entry: `serial` is today's serial replay loop,
+a number K is the loop of K simulated workers (`bench.execution.simulated`; at K = 1 it is
+forced in place of the serial loop), and the line ends with the trials per second and the
+harness's time per trial (everything but Optuna's calls) as ratios to the first entry's,
+measured in this one run. `--repeat N` runs the entries round-robin N times and prints, per
+entry, the run of median wall time (the machine is shared: single runs drift by 30%).
+
     python benchmarks/bench_replay.py [--trials 50] [--cells 20] [--table PATH]
+                                      [--workers serial,1,64] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -26,6 +34,8 @@ import torch
 
 from bench.execution import cell_runner, prelude
 from bench.execution.cell_runner import run_cell
+from bench.execution.loops import serial_trials
+from bench.execution.simulated import simulated_trials
 from bench.execution.task import CellTask
 from bench.objectives.table import read_meta, shipped_table_path
 from bench.results.export import build_tables
@@ -67,16 +77,24 @@ def instrument_optuna() -> None:
             setattr(cls, name, _timed(getattr(cls, name)))
 
 
+def force_simulated(on: bool) -> None:
+    """Run K = 1 replay cells on the simulated-workers loop (on) or the serial loop (off)."""
+    loop = simulated_trials if on else serial_trials
+    cell_runner.CELL_KINDS["replay"] = replace(cell_runner.CELL_KINDS["replay"], loop=loop)
+
+
 def measure(strategy: str, pruner: str, trials: int, cells: int, table: str | None,
-            epochs: int, reports_per_epoch: int) -> None:
-    """Run `cells` replay cells and print the throughput figures."""
+            epochs: int, reports_per_epoch: int, workers: int = 1) -> tuple[float, float, str]:
+    """Run `cells` replay cells; return (trials per second, harness seconds per trial, the
+    line of throughput figures)."""
     grid = read_meta(Path(table) if table else shipped_table_path())["grid"]
     spec = ObjectiveSpec(dataset=grid["dataset"], epochs=epochs,
                          reports_per_epoch=reports_per_epoch)
     config = ObjectiveConfig("mnist-table", spec, table)
     with tempfile.TemporaryDirectory() as tmp:
         url = f"journal:{Path(tmp) / 'journal.log'}"
-        base = Cell("bench", config, Strategy(strategy), Strategy(pruner), 0, "cpu", trials)
+        base = Cell("bench", config, Strategy(strategy), Strategy(pruner), 0, "cpu", trials,
+                    workers)
         run_cell(CellTask(replace(base, seed=10_000), url))  # warm-up: imports, table load
         OPTUNA_S[0] = DURABLE_S[0] = 0.0
         start = time.perf_counter()
@@ -89,10 +107,11 @@ def measure(strategy: str, pruner: str, trials: int, cells: int, table: str | No
     inside = OPTUNA_S[0]
     harness = wall - inside
     loop = harness - DURABLE_S[0]
-    print(f"{strategy:>8} {pruner:>9}: {n / wall:8.0f} trials/s  "
-          f"per trial: wall {1e3 * wall / n:.3f} ms, inside Optuna {1e3 * inside / n:.3f} ms, "
-          f"harness {1e3 * harness / n:.3f} ms ({100 * harness / inside:.1f}% of Optuna's; "
-          f"without the durable write {100 * loop / inside:.1f}%)")
+    line = (f"{strategy:>8} {pruner:>9}: {n / wall:8.0f} trials/s  "
+            f"per trial: wall {1e3 * wall / n:.3f} ms, inside Optuna {1e3 * inside / n:.3f} "
+            f"ms, harness {1e3 * harness / n:.3f} ms ({100 * harness / inside:.1f}% of "
+            f"Optuna's; without the durable write {100 * loop / inside:.1f}%)")
+    return n / wall, harness / n, line
 
 
 def main() -> None:
@@ -104,7 +123,12 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2, help="as the replay suite (2)")
     parser.add_argument("--reports-per-epoch", type=int, default=4,
                         help="as the replay suite (4)")
+    parser.add_argument("--workers", default="serial",
+                        help="comma-separated: serial, or K simulated workers (default serial)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="runs per entry, round-robin; the median is printed")
     args = parser.parse_args()
+    entries = args.workers.split(",")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     torch.set_num_threads(1)
     instrument_optuna()
@@ -113,8 +137,19 @@ def main() -> None:
           f"{args.reports_per_epoch} reports, one process, one core")
     for strategy, pruner in (("random", "none"), ("random", "median"), ("tpe", "none"),
                              ("tpe", "median"), ("grid", "none")):
-        measure(strategy, pruner, args.trials, args.cells, args.table, args.epochs,
-                args.reports_per_epoch)
+        runs: dict[str, list[tuple[float, float, str]]] = {e: [] for e in entries}
+        for _ in range(args.repeat):
+            for entry in entries:
+                force_simulated(entry != "serial")
+                k = 1 if entry == "serial" else int(entry)
+                runs[entry].append(measure(strategy, pruner, args.trials, args.cells,
+                                           args.table, args.epochs, args.reports_per_epoch, k))
+        medians = {e: sorted(r)[len(r) // 2] for e, r in runs.items()}  # by trials per second
+        rate0, harness0, _ = medians[entries[0]]
+        for entry, (rate, harness, line) in medians.items():
+            print(f"{entry:>6} {line}" + (f"; vs {entries[0]}: trials/s x{rate / rate0:.2f}, "
+                                         f"harness per trial x{harness / harness0:.2f}"
+                                         if len(entries) > 1 else ""))
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
 """Best-so-far curves per cell and their resampling onto a common axis.
 
 Definitions:
-    - A cell is one (strategy, pruner, device, seed); its trials ran serially, numbered in
-      the order they ran. Rows are ordered by trial number; `k` is the 1-based position.
+    - A cell is one (strategy, pruner, device, seed). Its rows are ordered by trial number
+      when its trials ran one after another, and by completion time when they overlapped
+      (K workers, live or simulated: a trial starts more than OVERLAP_S before an earlier
+      one's end); `k` is the 1-based position in that order, the k-th trial to finish.
     - best-so-far after trial k = max `value` over COMPLETE trials 1..k of the cell. Before
       the first COMPLETE trial it is undefined (NaN: nothing is plotted there). Pruned and
       failed trials never raise it.
@@ -10,8 +12,9 @@ Definitions:
       study would hand a user then: the first COMPLETE trial reaching best-so-far. It is what
       the strategy chose, scored without the replicate noise its choice harvested; `regret`
       = `true_optimum` - chosen-so-far (replay only: live runs know no optimum).
-    - Axes: the trial number k; wall-clock time = cumulative `duration_s` at each trial's end;
-      epochs = cumulative `epochs_completed`.
+    - Axes: the trial number k; wall-clock time = cumulative `duration_s` at each trial's end
+      (overlapping trials: its end on the cell's clock, `datetime_complete` less the cell's
+      first `datetime_start`); epochs = cumulative `epochs_completed`.
     - Carry-forward resampling onto a grid: the value at grid point t is the best-so-far of
       the last trial that finished at or before t (undefined before the first one; the final
       best after the last one). Never the first record after t, which flatters curves.
@@ -30,6 +33,7 @@ import pandas as pd
 
 CELL_KEYS: list[str] = ["strategy", "pruner", "device", "seed"]
 PAIR_KEYS: list[str] = ["strategy", "pruner", "device"]
+OVERLAP_S = 1e-3  # a trial starting this much before an earlier one's end ran beside it
 FloatArray = npt.NDArray[np.float64]
 
 
@@ -45,7 +49,7 @@ def best_so_far(trials: pd.DataFrame) -> pd.DataFrame:
         `elapsed_s` (cumulative `duration_s`), `epochs_used` (cumulative `epochs_completed`),
         `chosen_true` (chosen-so-far, NaN while undefined) and `regret`.
     """
-    df = trials.sort_values([*CELL_KEYS, "trial"], kind="stable").reset_index(drop=True)
+    df, overlapping = _in_cell_order(trials)
     groups = df.groupby(CELL_KEYS, sort=False, observed=True)
     df["k"] = groups.cumcount().astype("int64") + 1
     df["complete"] = (df["state"] == "COMPLETE").fillna(False).astype(bool)
@@ -61,8 +65,36 @@ def best_so_far(trials: pd.DataFrame) -> pd.DataFrame:
     optimum = df["true_optimum"].astype("float64") if "true_optimum" in df else np.nan
     df["regret"] = optimum - df["chosen_true"]
     df["elapsed_s"] = groups["duration_s"].cumsum().astype("float64")
+    if overlapping.any():
+        origin = groups["datetime_start"].transform("min")
+        clock = (df["datetime_complete"] - origin).dt.total_seconds()
+        df["elapsed_s"] = df["elapsed_s"].where(~overlapping, clock)
     df["epochs_used"] = groups["epochs_completed"].cumsum().astype("float64")
     return df
+
+
+def _in_cell_order(trials: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+    """The trials sorted by cell, then by trial number, or by completion time in a cell
+    whose trials overlapped; and which rows belong to such a cell. A table without
+    datetimes is taken as serial."""
+    df = trials.sort_values([*CELL_KEYS, "trial"], kind="stable").reset_index(drop=True)
+    if "datetime_start" not in df or "datetime_complete" not in df:  # no clock: serial
+        return df, pd.Series(False, index=df.index)
+    keys = [df[c] for c in CELL_KEYS]
+    start, end = df["datetime_start"], df["datetime_complete"]
+    ended = end.groupby(keys, sort=False, observed=True).cummax()
+    before = ended.groupby(keys, sort=False, observed=True).shift()
+    overlap = (start < before - pd.Timedelta(seconds=OVERLAP_S)).fillna(False)
+    overlapping = overlap.groupby(keys, sort=False, observed=True).transform("any")
+    overlapping = overlapping.astype(bool)
+    if not overlapping.any():
+        return df, overlapping
+    # in an overlapping cell the k-th row is the k-th trial to finish (unfinished ones last)
+    rank = end.groupby(keys, sort=False, observed=True).rank(method="first")
+    order = df["trial"].astype("float64").where(~overlapping, rank.fillna(np.inf))
+    df = df.assign(_order=order, _overlapping=overlapping).sort_values(
+        [*CELL_KEYS, "_order", "trial"], kind="stable").reset_index(drop=True)
+    return df.drop(columns=["_order", "_overlapping"]), df["_overlapping"]
 
 
 def carry_forward(x: npt.ArrayLike, y: npt.ArrayLike, grid: npt.ArrayLike) -> FloatArray:

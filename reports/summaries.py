@@ -16,14 +16,15 @@ Definitions (per cell = strategy x pruner x device x seed, T = the cell's number
       top. true area: mean of chosen-so-far over trials 1..T, undefined counted as 0.
       final regret: `true_optimum` - true final (replay only).
     - trials-to-target: 1-based position of the first COMPLETE trial with value >= target;
-      time-to-target: cumulative `duration_s` up to and including it; epochs-to-target:
+      time-to-target: its `elapsed_s` (cumulative `duration_s` up to and including it, or
+      the cell's clock at its end when trials overlapped); epochs-to-target:
       cumulative `epochs_completed` likewise (NaN in a cell that never reaches the target).
     - Per pair (strategy x pruner x device), over seeds: mean of true final with a 95%
       percentile-bootstrap CI (`reports.stats.bootstrap_ci`, seed 0, 2,000 resamples; it
       undercovers below 10 seeds, `SMALL_SAMPLE`), its median, median final regret; median,
       quartiles and IQR of final best and its mean and CI; medians of test accuracy, area, true
-      area and epochs; share of all trials pruned (pooled); wall, objective and sampler
-      seconds summed.
+      area and epochs; share of all trials pruned (pooled); wall (each cell's clock at its last
+      trial's end), objective and sampler seconds summed.
     - expected running time (ERT, COCO) to the target in trials, seconds and epochs: the cost
       of every seed (to the target, or its whole budget when it never got there) summed and
       divided by the number of seeds that reached it; infinite when none did. Seeds that miss
@@ -90,7 +91,7 @@ def summarize_cells(curves: pd.DataFrame, *, target: float) -> pd.DataFrame:
         true_area=("chosen0", "mean"),
         regret_final=("regret", "last"),
         epochs=("epochs_completed", "sum"),
-        wall_s=("duration_s", "sum"),
+        wall_s=("elapsed_s", "max"),  # the cell's clock at its last trial's end
         objective_s=("objective_s", "sum"),
         sampler_s=("sampler_s", "sum"),
     )

@@ -32,6 +32,13 @@ from matplotlib.figure import Figure
 from bench.core.errors import BenchError
 from bench.results.schema import TRIALS_FILE, read_run_info, read_table
 from reports.figures import make_figures, skipped_figures
+from reports.parallel import (
+    parallel_blocks,
+    regret_vs_time_figure,
+    speedup_figure,
+    speedup_table,
+    sweep_labels,
+)
 from reports.publish import publish
 from reports.ranking import ranking_table
 from reports.render import html_page, markdown
@@ -114,10 +121,23 @@ def write_report(results: Path, out: Path, *, target: float = DEFAULT_TARGET,
     for name, fig in make_figures(s, simulated).items():
         pngs[name] = files[f"figures/{name}.png"] = figure_bytes(fig, "png")
         files[f"figures/{name}.svg"] = figure_bytes(fig, "svg")
-    for name, frame in (("summary", s.pairs), ("per_seed", s.cells), ("statistics", s.tests),
-                        ("ranking", ranking_table(s.rankings))):
-        files.update(_table_files(name, frame))
+    tables = [("summary", s.pairs), ("per_seed", s.cells), ("statistics", s.tests),
+              ("ranking", ranking_table(s.rankings))]
     blocks = report_blocks(s, info, results, simulated, skipped_figures(s))
+    labels = sweep_labels(s.pairs["strategy"].unique()) if s.any_complete else None
+    if labels is not None:  # a K sweep: its section goes before the settings
+        speedups = speedup_table(s.pairs, labels)
+        tables.append(("parallel", speedups))
+        for name, fig in (("parallel_regret_vs_time", regret_vs_time_figure(
+                s.curves["elapsed_s"], labels, s.loss, simulated)),
+                          ("parallel_speedup", speedup_figure(speedups))):
+            pngs[name] = files[f"figures/{name}.png"] = figure_bytes(fig, "png")
+            files[f"figures/{name}.svg"] = figure_bytes(fig, "svg")
+        at = next(i for i, b in enumerate(blocks) if b[0] == "h" and b[1][0] == 2
+                  and b[1][1] == "Figures")
+        blocks[at:at] = parallel_blocks(speedups, s.target)
+    for name, frame in tables:
+        files.update(_table_files(name, frame))
     title = str(blocks[0][1][1])
     files["report.md"] = markdown(blocks).encode("utf-8")
     files["report.html"] = html_page(blocks, pngs, title).encode("utf-8")

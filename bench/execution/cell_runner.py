@@ -1,8 +1,9 @@
 """Run one cell: the prelude every cell shares, then the trial loop its settings pick.
 
-The dispatch table `CELL_KINDS` maps each kind of cell (serial, threads, batched, replay) to
-how its study is opened and which trial loop runs it; a replay cell runs in memory and is
-copied to the storage in one write at the end.
+The dispatch table `CELL_KINDS` maps each kind of cell (serial, threads, batched, replay,
+replay on K simulated workers) to how its study is opened and which trial loop runs it; a
+replay cell runs in memory and is copied to the storage in one write at the end, a cell on
+simulated workers with each trial's simulated start and end as its datetimes.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,7 @@ from bench.execution.prelude import (
     sampler_options,
     set_strategies,
 )
+from bench.execution.simulated import simulated_trials
 from bench.execution.task import CellEvent, CellResult, CellTask
 from bench.execution.trials import best_value
 from bench.objectives.base import Objective, build_objective
@@ -56,14 +59,15 @@ CELL_KINDS: dict[str, CellKind] = {
     "threads": CellKind(open_stored_study, threaded_trials),
     "batched": CellKind(open_stored_study, batched_trials),
     "replay": CellKind(open_replay_study, serial_trials, in_memory=True),
+    "replay-workers": CellKind(open_replay_study, simulated_trials, in_memory=True),
 }
 
 
 def cell_kind(cell: Cell, objective: Objective) -> str:
-    """The kind of a cell: replay for a simulated objective (one trial at a time), else by
-    its trials in parallel and whether they train as one batch."""
+    """The kind of a cell: replay for a simulated objective (one trial at a time, or K
+    simulated workers), else by its trials in parallel and whether they train as one batch."""
     if objective.time_simulated:
-        return "replay"
+        return "replay-workers" if cell.trials_in_parallel > 1 else "replay"
     if cell.trials_in_parallel > 1:
         return "batched" if cell.batch_trials else "threads"
     return "serial"
@@ -93,19 +97,23 @@ def run_cell(task: CellTask, on_event: Callable[[CellEvent], None] | None = None
         emit(CellEvent(cell.name, opened.done, cell.trials, opened.best, finished=True))
         return CellResult(cell.name, opened.done, 0, opened.best, time.perf_counter() - start)
     study = opened.study
-    options = cell.strategy.options_dict() if kind.in_memory else sampler_options(cell)
+    options = sampler_options(cell)
     set_strategies(study, cell, objective, opened.session, options)
     if heartbeat_of(storage) is not None:  # the harness beats itself around ask and tell
         warnings.filterwarnings("ignore", "Heartbeat of storage is supposed", UserWarning)
     held: dict[int, dict[str, Any]] | None = {} if kind.in_memory else None
     every = REPLAY_EVENT_EVERY if kind.in_memory else 1
-    end = kind.loop(LoopRun(study, objective, cell, opened.done, emit, held, every))
+    times: dict[int, tuple[float, float]] = {}
+    origin = datetime.now()
+    end = kind.loop(LoopRun(study, objective, cell, opened.done, emit, held, every, times))
     if end.grid_exhausted:
         study.set_user_attr(GRID_EXHAUSTED_AFTER, end.done)
     best = best_value(study)
     if held is not None:  # the completion mark goes last
         copy_finished_study(study, storage, {REPLAY_BEST: best, REPLAY_COMPLETE: cell.trials},
-                            {n: {TRIAL_ATTR: a} for n, a in held.items()})
+                            {n: {TRIAL_ATTR: a} for n, a in held.items()},
+                            {n: (origin + timedelta(seconds=a), origin + timedelta(seconds=b))
+                             for n, (a, b) in times.items()})
         emit(CellEvent(cell.name, end.done, cell.trials, best, new=end.ran % every))
     emit(CellEvent(cell.name, end.done, cell.trials, best, finished=True))
     return CellResult(cell.name, end.done, end.ran, best, time.perf_counter() - start)

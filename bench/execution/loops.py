@@ -40,6 +40,8 @@ class LoopRun:
             in-memory replay study, see `run_trial`); None writes them on the trial.
         event_every: emit a progress event every this many trials; above 1 the events carry
             no best value (reading it costs a pass over the study's trials).
+        trial_times: where a loop on a simulated clock puts each trial's (start, end) in
+            simulated seconds from the cell's start, by trial number.
     """
 
     study: optuna.Study
@@ -49,6 +51,7 @@ class LoopRun:
     emit: Callable[[CellEvent], None]
     held_attrs: dict[int, dict[str, Any]] | None = None
     event_every: int = 1
+    trial_times: dict[int, tuple[float, float]] | None = None
 
 
 class LoopEnd(NamedTuple):

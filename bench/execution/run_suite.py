@@ -88,9 +88,11 @@ def prepare_output(path: Path) -> Path:
 
 
 def writers(suite: Suite) -> int:
-    """How many processes may write to the storage at once."""
+    """How many processes may write to the storage at once (a replay cell's simulated
+    workers write nothing: its study is copied in one write)."""
     parallel = suite.workers if suite.executor != "serial" else 1
-    return parallel * suite.trials_in_parallel
+    live = suite.objective.kind == "mnist"
+    return parallel * (max(suite.trials_in_parallel) if live else 1)
 
 
 def cell_status(storage: optuna.storages.BaseStorage, cells: list[Cell]) -> dict[str, int]:
@@ -184,6 +186,9 @@ def run_suite(suite: Suite, options: RunOptions, stream: TextIO | None = None) -
     write_tables(trials, steps, out)
     info["updated"] = now_iso()
     write_json(out / RUN_FILE, info)
-    ran = trials[trials["datetime_start"] >= started]
+    if probe.time_simulated:  # replayed whole, with simulated datetimes: count by cell
+        ran = trials[trials["cell"].isin({c.name for c in todo})]
+    else:
+        ran = trials[trials["datetime_start"] >= started]
     return RunSummary(out, results, seconds, float(ran["objective_s"].sum()),
                       float(ran["sampler_s"].sum()), probe.time_simulated)

@@ -165,43 +165,74 @@ class ReplayObjective:
         """Index of the tabulated learning rate nearest in log space."""
         return nearest(self._log_lrs, learning_rate)
 
-    def evaluate(self, trial: optuna.Trial, params: dict[str, ParamValue]) -> Outcome:
-        """Report the trial's curve step by step, pruning as a live trial would."""
+    def plan(self, trial_number: int, params: dict[str, ParamValue]) -> ReplayedTrial:
+        """The curve trial `trial_number` replays at `params`, for a trial loop to report
+        step by step (`evaluate` one after another, `bench.execution.simulated` on a clock)."""
         lr = float(params["learning_rate"])
         i, w = self._at(lr)
         j = self._hidden_index[int(params["hidden_size"])]
-        r = self.replicate(trial.number)
-        val = self._val.curve(i, w, j, r, self._report_idx)
-        pruned = False
+        r = self.replicate(trial_number)
+        return ReplayedTrial(self, i, w, j, r, self._val.curve(i, w, j, r, self._report_idx))
+
+    def evaluate(self, trial: optuna.Trial, params: dict[str, ParamValue]) -> Outcome:
+        """Report the trial's curve step by step, pruning as a live trial would."""
+        replayed = self.plan(trial.number, params)
         prune_s = 0.0
         made = 0
-        for made, value in enumerate(val, start=1):
+        for made, value in enumerate(replayed.values, start=1):
             t0 = time.perf_counter()
             trial.report(value, made)
             stop = trial.should_prune()
             prune_s += time.perf_counter() - t0
             if stop:
-                pruned = True
-                break
-        last = self._report_idx[made - 1]
-        train_s = lerp(self._train_cum, i, w, j, r, last)
-        eval_total = lerp(self._eval_cum, i, w, j, r, made - 1)
-        epoch = self._epochs[made - 1]
-        snapped = {"learning_rate_snapped": self._lrs[i]} \
-            if self.interpolation == "nearest" else {}
+                return replayed.outcome(made, True, prune_s)
+        return replayed.outcome(made, False, prune_s)
+
+
+class ReplayedTrial:
+    """One trial's replayed curve: its validation value at each report, the recorded seconds
+    up to each report, and the outcome once it stopped.
+
+    Attributes:
+        values: the validation accuracy at each of the suite's reports.
+    """
+
+    __slots__ = ("_i", "_j", "_objective", "_r", "_w", "values")
+
+    def __init__(self, objective: ReplayObjective, i: int, w: float, j: int, r: int,
+                 values: list[float]) -> None:
+        self._objective = objective
+        self._i, self._w, self._j, self._r = i, w, j, r
+        self.values = values
+
+    def seconds(self, made: int) -> float:
+        """Recorded training and evaluation seconds up to and including report `made`
+        (1-based)."""
+        o = self._objective
+        return (lerp(o._train_cum, self._i, self._w, self._j, self._r, o._report_idx[made - 1])
+                + lerp(o._eval_cum, self._i, self._w, self._j, self._r, made - 1))
+
+    def outcome(self, made: int, pruned: bool, prune_s: float) -> Outcome:
+        """The outcome of the trial stopped after report `made` (1-based), pruned or not,
+        having spent `prune_s` seconds in the pruner."""
+        o, i, w, j, r = self._objective, self._i, self._w, self._j, self._r
+        last = o._report_idx[made - 1]
+        train_s = lerp(o._train_cum, i, w, j, r, last)
+        eval_total = lerp(o._eval_cum, i, w, j, r, made - 1)
+        epoch = o._epochs[made - 1]
+        snapped = {"learning_rate_snapped": o._lrs[i]} if o.interpolation == "nearest" else {}
         attrs = {
             **snapped,
             "replicate": r,
             "train_s": train_s,
             "eval_s": eval_total,
             "epochs_completed": epoch,
-            "steps_completed": round(epoch * self._steps_per_epoch),
-            "device": self._device,
-            "test_accuracy": None if pruned else self._test.curve(
-                i, w, j, r, (self.spec.epochs - 1,))[0],
-            "true_accuracy": self._val.mean_at(i, w, j, self._report_idx[-1]),
-            "true_optimum": self._optimum,
+            "steps_completed": round(epoch * o._steps_per_epoch),
+            "device": o._device,
+            "test_accuracy": None if pruned else o._test.curve(
+                i, w, j, r, (o.spec.epochs - 1,))[0],
+            "true_accuracy": o._val.mean_at(i, w, j, o._report_idx[-1]),
+            "true_optimum": o._optimum,
         }
-        return Outcome(val[made - 1], pruned, self._epochs[:made], attrs, train_s + eval_total,
-                       prune_s)
-
+        return Outcome(self.values[made - 1], pruned, o._epochs[:made], attrs,
+                       train_s + eval_total, prune_s)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
 
@@ -62,11 +62,18 @@ def suite_cells(suite: Suite, auto_device: str | None = None) -> list[Cell]:
             `Suite.batches_trials`); `bench.execution.plan.machine_cells` passes it.
     """
     return [
-        Cell(suite.name, suite.objective, strategy, pruner, seed, device, suite.trials,
-             suite.trials_in_parallel, suite.batches_trials(device, auto_device),
-             suite.sampler_salt)
+        Cell(suite.name, suite.objective, swept(strategy, k) if suite.sweeps_parallel else
+             strategy, pruner, seed, device, suite.trials, k,
+             suite.batches_trials(device, auto_device, k), suite.sampler_salt)
         for seed in suite.seeds
         for device in suite.devices
         for strategy in suite.strategies
+        for k in suite.trials_in_parallel
         for pruner in suite.pruners
     ]
+
+
+def swept(strategy: Strategy, k: int) -> Strategy:
+    """A strategy of a suite that sweeps K, labelled with its K: `tpe` at K = 4 is
+    `tpe-k4`, so reports and the gate keep each K apart."""
+    return replace(strategy, label=f"{strategy.key}-k{k}")

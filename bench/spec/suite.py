@@ -98,12 +98,19 @@ class Suite:
     storage: str = "journal"
     executor: str = "serial"
     workers: int = 1
-    trials_in_parallel: int = 1
+    trials_in_parallel: tuple[int, ...] = (1,)  # K per cell; more than one sweeps K
     batch_trials: str | bool = "auto"
     description: str = ""
     sampler_salt: int = 0  # salts every sampler's seed; replicate draws stay (a neutral change)
 
-    def batches_trials(self, device: str, auto_device: str | None = None) -> bool:
+    @property
+    def sweeps_parallel(self) -> bool:
+        """True when the suite runs every strategy at several K (`trials_in_parallel` is a
+        list): each cell's strategy label then ends in `-k<K>`."""
+        return len(self.trials_in_parallel) > 1
+
+    def batches_trials(self, device: str, auto_device: str | None = None,
+                       trials_in_parallel: int | None = None) -> bool:
         """Whether a live cell on `device` trains its K parallel trials as one batch:
         `batch_trials = true`, or "auto" on a GPU (one network there is launch-bound).
 
@@ -111,8 +118,10 @@ class Suite:
             device: the cell's device name (`cpu`, `cuda:1`, `auto`, ...).
             auto_device: the device type `auto` stands for on this machine (the caller
                 resolves it: the spec imports no torch); needed only for `auto` devices.
+            trials_in_parallel: the cell's K (default: the suite's largest).
         """
-        if self.trials_in_parallel < 2 or self.objective.kind != "mnist":
+        k = max(self.trials_in_parallel) if trials_in_parallel is None else trials_in_parallel
+        if k < 2 or self.objective.kind != "mnist":
             return False
         if self.batch_trials == "auto":
             base = device.split(":")[0]
@@ -132,6 +141,7 @@ class Suite:
         d["pruners"] = [p.to_dict() for p in self.pruners]
         d["seeds"] = list(self.seeds)
         d["devices"] = list(self.devices)
+        d["trials_in_parallel"] = _parallel_json(self.trials_in_parallel)
         d["hash"] = self.hash()
         return d
 
@@ -145,8 +155,34 @@ class Suite:
         if not d["sampler_salt"]:
             d.pop("sampler_salt")
         d["objective"] = self.objective.to_dict()
+        d["trials_in_parallel"] = _parallel_json(self.trials_in_parallel)
         blob = json.dumps(d, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def _parallel_json(ks: tuple[int, ...]) -> int | list[int]:
+    """`trials_in_parallel` as the suite file gives it: one K as a number (so the hashes of
+    suites without a sweep stay as they were), a sweep as a list."""
+    return ks[0] if len(ks) == 1 else list(ks)
+
+
+def _parallel(raw: Any, trials: int) -> tuple[int, ...]:
+    """Check `trials_in_parallel`: one K or a list of distinct K, each from 1 to `trials`."""
+    ks = raw if isinstance(raw, list) else [raw]
+    fix = "e.g. trials_in_parallel = 4, or [1, 4, 16] to sweep K"
+    if not ks:
+        raise BenchError(f"`trials_in_parallel` lists no K; {fix}")
+    for k in ks:
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise BenchError(f"`trials_in_parallel` must be a positive integer or a list of "
+                             f"them, got {k!r}; {fix}")
+        if k > trials:
+            raise BenchError(f"`trials_in_parallel` {k} is more than the {trials} trials of a "
+                             f"cell, so some workers would never get a trial; lower it to at "
+                             f"most {trials} or raise `trials`")
+    if len(set(ks)) < len(ks):
+        raise BenchError(f"`trials_in_parallel` lists a K twice ({ks}); list each once")
+    return tuple(ks)
 
 
 def _strategy_list(raw: Any, what: str) -> tuple[Strategy, ...]:
@@ -272,10 +308,9 @@ def parse_suite(data: dict[str, Any], default_name: str = "suite") -> Suite:
     if executor not in EXECUTORS:
         raise BenchError(f"unknown executor {executor!r}; choose one of: {', '.join(EXECUTORS)}")
     workers = data.get("workers", 1)
-    tip = data.get("trials_in_parallel", 1)
-    for key, value in (("workers", workers), ("trials_in_parallel", tip)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise BenchError(f"`{key}` must be a positive integer, got {value!r}")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise BenchError(f"`workers` must be a positive integer, got {workers!r}")
+    tip = _parallel(data.get("trials_in_parallel", 1), trials)
     salt = data.get("sampler_salt", 0)
     if isinstance(salt, bool) or not isinstance(salt, int) or not 0 <= salt <= MAX_SEED:
         raise BenchError(f"`sampler_salt` must be an integer from 0 to {MAX_SEED}, got "
@@ -304,10 +339,10 @@ def parse_suite(data: dict[str, Any], default_name: str = "suite") -> Suite:
     return suite
 
 
-def _batch_trials(value: Any, trials_in_parallel: int) -> str | bool:
+def _batch_trials(value: Any, trials_in_parallel: tuple[int, ...]) -> str | bool:
     if not (value == "auto" or isinstance(value, bool)):
         raise BenchError(f"`batch_trials` must be \"auto\", true or false, got {value!r}")
-    if value is True and trials_in_parallel < 2:
+    if value is True and min(trials_in_parallel) < 2:
         raise BenchError("`batch_trials = true` trains trials_in_parallel trials as one batch; "
                          "set trials_in_parallel to 2 or more")
     return value

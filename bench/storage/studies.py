@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 from contextlib import suppress
+from datetime import datetime
 from typing import Any
 
 import optuna
@@ -50,10 +51,12 @@ def delete_stored_study(storage: BaseStorage, name: str) -> None:
 
 def copy_finished_study(study: optuna.Study, storage: BaseStorage,
                         final_attrs: dict[str, Any] | None = None,
-                        trial_attrs: dict[int, dict[str, Any]] | None = None) -> None:
+                        trial_attrs: dict[int, dict[str, Any]] | None = None,
+                        trial_times: dict[int, tuple[datetime, datetime]] | None = None) -> None:
     """Write a finished in-memory study to `storage` under the same name.
 
-    `trial_attrs` maps trial numbers to user attributes added to those trials in the copy.
+    `trial_attrs` maps trial numbers to user attributes added to those trials in the copy,
+    `trial_times` to the (start, complete) datetimes the copy gives them instead of their own.
 
     For a journal file, the study, its attributes, every trial and `final_attrs` go in one
     fsynced append under the journal's lock, in the exact record format of `JournalStorage`,
@@ -65,8 +68,9 @@ def copy_finished_study(study: optuna.Study, storage: BaseStorage,
         BenchError: another process stored a study of that name meanwhile.
     """
     final = dict(final_attrs or {})
-    extra = trial_attrs or {}
-    trials = [_with_user_attrs(t, extra.get(t.number)) for t in study.get_trials(deepcopy=False)]
+    extra, times = trial_attrs or {}, trial_times or {}
+    trials = [_amended(t, extra.get(t.number), times.get(t.number))
+              for t in study.get_trials(deepcopy=False)]
     journal = journal_file_of(storage)
     if journal is None:  # as optuna.copy_study, with the trials' added attributes
         target = optuna.create_study(study_name=study.study_name, storage=storage,
@@ -95,11 +99,15 @@ def copy_finished_study(study: optuna.Study, storage: BaseStorage,
     journal.append_indexed(records_for)
 
 
-def _with_user_attrs(trial: optuna.trial.FrozenTrial,
-                     attrs: dict[str, Any] | None) -> optuna.trial.FrozenTrial:
-    """A shallow copy of `trial` with `attrs` added to its user attributes."""
-    if not attrs:
+def _amended(trial: optuna.trial.FrozenTrial, attrs: dict[str, Any] | None,
+             times: tuple[datetime, datetime] | None) -> optuna.trial.FrozenTrial:
+    """A shallow copy of `trial` with `attrs` added to its user attributes and `times` as its
+    start and complete datetimes."""
+    if not attrs and times is None:
         return trial
     out = copy.copy(trial)
-    out.user_attrs = {**trial.user_attrs, **attrs}
+    if attrs:
+        out.user_attrs = {**trial.user_attrs, **attrs}
+    if times is not None:
+        out.datetime_start, out.datetime_complete = times
     return out

@@ -224,3 +224,24 @@ def test_too_few_seeds_are_flagged_unreachable(make_results: Callable[..., Path]
     assert not tests["significant"].any()
     np.testing.assert_allclose(tests["min_p"], 0.5)
     assert tests.loc["final_best", "p"] == pytest.approx(0.5)  # best it can do
+
+
+def test_a_cell_of_overlapping_trials_is_read_in_order_of_completion(
+        trials_table: TableMaker) -> None:
+    """Two workers: trial 0 runs 0-10 s, trial 1 0-4 s, trial 2 4-6 s (its datetimes, as the
+    simulated workers store them). The k-th row is the k-th to finish, time is the cell's
+    clock, and the wall time is the clock at the last end, not the sum of durations."""
+    df = trials_table(cell("tpe", 0, "CCC", [0.98, 0.90, 0.95], [10.0, 4.0, 2.0]))
+    origin = pd.Timestamp("2026-01-01")
+    df["datetime_start"] = origin + pd.to_timedelta([0.0, 0.0, 4.0], unit="s")
+    df["datetime_complete"] = origin + pd.to_timedelta([10.0, 4.0, 6.0], unit="s")
+    best = best_so_far(df.sample(frac=1.0, random_state=1))
+    np.testing.assert_array_equal(best["trial"], [1, 2, 0])
+    np.testing.assert_array_equal(best["best"], [0.90, 0.95, 0.98])
+    np.testing.assert_allclose(best["elapsed_s"], [4.0, 6.0, 10.0])
+    cells = summarize_cells(best, target=0.95).iloc[0]
+    assert cells["trials_to_target"] == 2 and cells["time_to_target_s"] == 6.0
+    assert cells["wall_s"] == 10.0  # the serial sum would be 16
+    serial = best_so_far(trials_table(cell("tpe", 0, "CCC", [0.98, 0.90, 0.95],
+                                           [10.0, 4.0, 2.0])))
+    np.testing.assert_allclose(serial["elapsed_s"], [10.0, 14.0, 16.0])  # one after another

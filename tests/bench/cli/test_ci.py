@@ -141,3 +141,25 @@ def test_committed_baseline_matches_the_shipped_suite_and_table() -> None:
     assert sorted(set(baseline.seeds["seed"])) == list(suite.seeds)
     pairs = set(baseline.seeds[["strategy", "pruner"]].itertuples(index=False, name=None))
     assert pairs == {(s.key, p.key) for s in suite.strategies for p in suite.pruners}
+
+
+def test_the_gate_works_on_simulated_workers(tmp_path, capsys, cell_kinds) -> None:
+    """A baseline of a K = 4 suite: unchanged code reproduces it exactly on 4 simulated
+    workers per cell, the planted bug still fails it, and another K cannot be compared."""
+    suite = ci_suite(tmp_path / "k4.toml", trials_in_parallel=4)
+    code, _, err = cli(capsys, "run", suite, "-o", tmp_path / "results", "--no-report")
+    assert code == 0, err
+    code, _, err = cli(capsys, "baseline", tmp_path / "results", "-o", tmp_path / "b.json")
+    assert code == 0, err
+    cell_kinds.clear()
+    code, out, err = cli(capsys, "ci", "--suite", suite, "--baseline", tmp_path / "b.json")
+    assert code == 0, out + err
+    assert cell_kinds == ["replay-workers"] * 16
+    assert out.count("+0.00000") == 4 and "PASSED: no regression" in out
+    planted = ci_suite(tmp_path / "planted.toml", trials_in_parallel=4, strategies=[
+        "random", {"name": "benchmarks.planted:clipped_tpe", "label": "tpe"}])
+    code, out, _ = cli(capsys, "ci", "--suite", planted, "--baseline", tmp_path / "b.json")
+    assert code == 1 and "REGRESSED: tpe/none" in out
+    other = ci_suite(tmp_path / "k2.toml", trials_in_parallel=2)
+    code, _, err = cli(capsys, "ci", "--suite", other, "--baseline", tmp_path / "b.json")
+    assert code == 2 and "trials_in_parallel: baseline 4, results 2" in err, err

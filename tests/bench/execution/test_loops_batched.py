@@ -90,7 +90,7 @@ def test_pruning_acts_inside_the_batch_and_the_budget_is_exact(tmp_path: Any) ->
 
 
 def test_batch_trials_is_auto_on_gpus_only_and_leaves_other_cells_as_they_were() -> None:
-    auto = {"objective": OBJECTIVE, "trials_in_parallel": 4}
+    auto = {"objective": OBJECTIVE, "trials_in_parallel": 4, "trials": 4}
     (cpu,) = suite_cells(parse_suite(tiny_suite_data(**auto)))
     (gpu,) = suite_cells(parse_suite(tiny_suite_data(**auto, devices=["cuda"])))
     assert not cpu.batch_trials and gpu.batch_trials
