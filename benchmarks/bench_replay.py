@@ -7,12 +7,13 @@ tell and the grid's is_exhausted, timed by wrapping those methods here) and ever
 the harness (table lookup, bookkeeping, the durable write). The durable write (each cell's
 check for a stored study and its one-append copy to the journal file) is also shown apart.
 
-With `--workers`, each strategy runs once per entry: `serial` is today's serial replay loop,
-a number K is the loop of K simulated workers (`bench.execution.simulated`; at K = 1 it is
-forced in place of the serial loop), and the line ends with the trials per second and the
-harness's time per trial (everything but Optuna's calls) as ratios to the first entry's,
-measured in this one run. `--repeat N` runs the entries round-robin N times and prints, per
-entry, the run of median wall time (the machine is shared: single runs drift by 30%).
+With `--workers`, each strategy runs once per entry: `serial` forces the serial trial loop
+(live cells' loop, which replay ran before it had simulated workers), a number K runs the
+replay loop of K simulated workers (`bench.execution.simulated`), and the line ends with the
+trials per second and the harness's time per trial (everything but Optuna's calls) as
+ratios to the first entry's, measured in this one run. `--repeat N` runs the entries
+round-robin N times and prints, per entry, the run of median trials per second (the machine
+is shared: single runs drift by 30%).
 
     python benchmarks/bench_replay.py [--trials 50] [--cells 20] [--table PATH]
                                       [--workers serial,1,64] [--repeat 3]
@@ -78,7 +79,7 @@ def instrument_optuna() -> None:
 
 
 def force_simulated(on: bool) -> None:
-    """Run K = 1 replay cells on the simulated-workers loop (on) or the serial loop (off)."""
+    """Run replay cells on the simulated-workers loop (on) or the serial loop (off)."""
     loop = simulated_trials if on else serial_trials
     cell_runner.CELL_KINDS["replay"] = replace(cell_runner.CELL_KINDS["replay"], loop=loop)
 

@@ -1,9 +1,9 @@
 """Run one cell: the prelude every cell shares, then the trial loop its settings pick.
 
-The dispatch table `CELL_KINDS` maps each kind of cell (serial, threads, batched, replay,
-replay on K simulated workers) to how its study is opened and which trial loop runs it; a
-replay cell runs in memory and is copied to the storage in one write at the end, a cell on
-simulated workers with each trial's simulated start and end as its datetimes.
+The dispatch table `CELL_KINDS` maps each kind of cell (serial, threads, batched, replay) to
+how its study is opened and which trial loop runs it; a replay cell runs on K simulated
+workers (`bench.execution.simulated`, K = 1 by default) in memory and is copied to the
+storage in one write at the end, each trial's simulated start and end as its datetimes.
 """
 
 from __future__ import annotations
@@ -58,16 +58,15 @@ CELL_KINDS: dict[str, CellKind] = {
     "serial": CellKind(open_stored_study, serial_trials),
     "threads": CellKind(open_stored_study, threaded_trials),
     "batched": CellKind(open_stored_study, batched_trials),
-    "replay": CellKind(open_replay_study, serial_trials, in_memory=True),
-    "replay-workers": CellKind(open_replay_study, simulated_trials, in_memory=True),
+    "replay": CellKind(open_replay_study, simulated_trials, in_memory=True),
 }
 
 
 def cell_kind(cell: Cell, objective: Objective) -> str:
-    """The kind of a cell: replay for a simulated objective (one trial at a time, or K
-    simulated workers), else by its trials in parallel and whether they train as one batch."""
+    """The kind of a cell: replay for a simulated objective (K simulated workers, one by
+    default), else by its trials in parallel and whether they train as one batch."""
     if objective.time_simulated:
-        return "replay-workers" if cell.trials_in_parallel > 1 else "replay"
+        return "replay"
     if cell.trials_in_parallel > 1:
         return "batched" if cell.batch_trials else "threads"
     return "serial"

@@ -7,13 +7,16 @@ a running trial making one report.
     - A trial's reports come at the table's recorded seconds (training and evaluation up to
       each report, `ReplayedTrial.seconds`); at each one the pruner sees exactly the values
       reported by then, and a pruned trial frees its worker at once.
+    - The sampler's and pruner's real seconds are charged to the one clock (as Syne Tune's
+      simulator charges its scheduler's): everything after a call waits for it, as if one
+      process asked and pruned for every worker while the workers paused. Where K processes
+      would ask at once this overcharges; docs/parallel.md measures by how much.
     - Events happen in the order of the table's seconds, ties broken by reports before asks
-      and then by the order events were made, so a cell is deterministic per seed. The
-      sampler's and pruner's real seconds are charged to the worker that spent them: a
-      trial's start and end on the clock are the table's seconds plus its worker's sampler
-      seconds so far. They do not reorder events (measured real time would make a cell
-      differ from run to run); with trials of seconds and sampler calls of milliseconds the
-      two orders differ only where events fall within a worker's sampler seconds.
+      and then by the order events were made, so a cell is deterministic per seed (measured
+      real seconds, if they could reorder events, would make it differ from run to run). The
+      clock is the table's seconds plus the seconds charged so far, which never decrease, so
+      it runs in the same order: every decision sees exactly what ended before it on the
+      clock, and trials numbered in the order they start have non-decreasing start times.
     - With one worker the loop is the serial replay, trial for trial.
 
 Trials are numbered in the order they start; each one's start and end on the clock go into
@@ -45,7 +48,7 @@ class _Running:
     trial: optuna.Trial
     replayed: ReplayedTrial
     begun: float  # the table's clock when its worker asked for it
-    started: float  # the simulated clock then (table seconds + the worker's sampler seconds)
+    started: float  # the simulated clock then (table seconds + the seconds charged so far)
     ask_s: float
     made: int = 0
     prune_s: float = 0.0
@@ -73,13 +76,13 @@ def simulated_trials(run: LoopRun) -> LoopEnd:
                          "\"mnist-table\"")
     times = run.trial_times if run.trial_times is not None else {}
     workers = cell.trials_in_parallel
-    lag = [0.0] * workers  # each worker's sampler and pruner seconds so far
+    charged = 0.0  # the sampler's and pruner's real seconds so far, on the clock
     running: dict[int, _Running] = {}
     done, ran, grid_out, seq = run.done, 0, False, workers
     heap = [(0.0, ASK, w, w) for w in range(workers)]
 
     def ask(now: float, w: int) -> tuple[float, int, int, int] | None:
-        nonlocal grid_out
+        nonlocal grid_out, charged
         if done + len(running) >= cell.trials:
             return None
         if _grid_taken(study, done + len(running)):
@@ -93,12 +96,12 @@ def simulated_trials(run: LoopRun) -> LoopEnd:
             record_failure(study, trial, err)
             raise
         ask_s = time.perf_counter() - t0
-        running[w] = _Running(trial, replayed, now, now + lag[w], ask_s)
-        lag[w] += ask_s
+        running[w] = _Running(trial, replayed, now, now + charged, ask_s)
+        charged += ask_s
         return now + replayed.seconds(1), REPORT, seq, w
 
     def report(now: float, w: int) -> tuple[float, int, int, int] | None:
-        nonlocal done, ran
+        nonlocal done, ran, charged
         r = running[w]
         r.made += 1
         t0 = time.perf_counter()
@@ -110,12 +113,12 @@ def simulated_trials(run: LoopRun) -> LoopEnd:
             raise
         spent = time.perf_counter() - t0
         r.prune_s += spent
-        lag[w] += spent
+        charged += spent
         if not stop and r.made < len(r.replayed.values):
             return r.begun + r.replayed.seconds(r.made + 1), REPORT, seq, w
         finish_trial(study, r.trial, r.replayed.outcome(r.made, stop, r.prune_s), r.ask_s,
                      True, run.held_attrs)
-        times[r.trial.number] = (r.started, now + lag[w])
+        times[r.trial.number] = (r.started, now + charged)
         del running[w]
         done += 1
         ran += 1

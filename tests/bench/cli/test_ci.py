@@ -154,7 +154,7 @@ def test_the_gate_works_on_simulated_workers(tmp_path, capsys, cell_kinds) -> No
     cell_kinds.clear()
     code, out, err = cli(capsys, "ci", "--suite", suite, "--baseline", tmp_path / "b.json")
     assert code == 0, out + err
-    assert cell_kinds == ["replay-workers"] * 16
+    assert cell_kinds == ["replay"] * 16
     assert out.count("+0.00000") == 4 and "PASSED: no regression" in out
     planted = ci_suite(tmp_path / "planted.toml", trials_in_parallel=4, strategies=[
         "random", {"name": "benchmarks.planted:clipped_tpe", "label": "tpe"}])

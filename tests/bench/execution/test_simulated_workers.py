@@ -194,7 +194,9 @@ def test_k_workers_store_start_order_and_simulated_times_deterministically(
         cell = cell.sort_values("trial")
         assert cell["datetime_start"].is_monotonic_increasing  # numbered in start order
         span = (cell["datetime_complete"] - cell["datetime_start"]).dt.total_seconds()
-        assert span.to_numpy() == pytest.approx(cell["duration_s"].to_numpy(), abs=2e-6)
+        # a span is the table's seconds plus every sampler call during it, its own included
+        assert (span >= cell["duration_s"] - 2e-6).all()
+        assert (span - cell["objective_s"]).sum() <= cell["sampler_s"].sum() * 4 + 1e-5
         later_start = cell["datetime_start"].to_numpy()[1:]
         overlapped += int((later_start < cell["datetime_complete"].to_numpy()[:-1]).any())
     assert overlapped == tables[0]["cell"].nunique()  # 4 workers: every cell overlaps
