@@ -173,7 +173,7 @@ def settings_rows(info: dict[str, Any]) -> list[tuple[str, list[tuple[str, str]]
     machine = info.get("machine") or {}
     mrows = [(k.replace("_", " "), machine.get(k)) for k in
              ("hostname", "platform", "python", "cpu_model", "cpu_count", "torch_threads",
-              "gpu_name", "cuda_version")]
+              "gpu_name", "cuda_version") if k in machine]  # replay runs record no torch
     vrows = list((machine.get("versions") or {}).items())
     return [(title, [(str(k), "n/a" if v is None else str(v)) for k, v in part])
             for title, part in (("Suite", rows), ("Machine", mrows), ("Versions", vrows))]

@@ -35,14 +35,15 @@ def _command_module(name: str) -> ModuleType:
     return importlib.import_module(f"bench.cli.commands.{name}")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every available command."""
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser with every available command, or with command `only` alone (each
+    command module imports what it runs, torch for some: a replay run need not pay for it)."""
     parser = argparse.ArgumentParser(
         prog="samplerbench",
         description="Benchmark Optuna samplers and pruners on a live PyTorch MNIST objective.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
+    for name in COMMANDS if only is None else (only,):
         module = _command_module(name)
         cmd = sub.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(cmd)
@@ -62,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # our progress bar says it better
-    parser = build_parser()
+    parser = build_parser(args_list[0] if args_list[0] in COMMANDS else None)
     try:
         args = parser.parse_args(args_list)
     except SystemExit as exit_:  # argparse already printed its one-line usage error

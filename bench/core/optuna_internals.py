@@ -74,6 +74,17 @@ def study_storage(study: optuna.Study) -> BaseStorage:
     return _attr(study, "_storage", "Study._storage")
 
 
+def tell(study: optuna.Study, trial: optuna.Trial, value: float | None = None,
+         state: optuna.trial.TrialState | None = None) -> None:
+    """`study.tell(trial, value, state=state)` without the deep copy of the finished trial
+    that `Study.tell` returns (`optuna.study._tell._tell_with_warning`, which `Study.tell`
+    calls: the same checks, the same sampler `after_trial`, the same warnings). The copy was
+    a tenth of a replay cell's time. Checked on Optuna 4.5.0 to 4.9.0 and 5.0.0."""
+    tell_with_warning = _attr(_module("optuna.study._tell"), "_tell_with_warning",
+                              "optuna.study._tell._tell_with_warning")
+    tell_with_warning(study=study, trial=trial, value_or_values=value, state=state)
+
+
 def study_id(study: optuna.Study | FrozenStudy) -> int:
     """The storage's id of a study or stored study (`Study._study_id`,
     `FrozenStudy._study_id`). Checked on Optuna 4.5.0 to 4.9.0 and 5.0.0."""

@@ -10,6 +10,7 @@ import multiprocessing as mp
 import os
 import queue
 import signal
+import sys
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -45,12 +46,18 @@ def init_worker(workers: int) -> None:
     """Set up a worker process: an equal share of the cores, and Optuna's log quiet.
 
     Torch defaults to every core in every process; N workers then oversubscribe the CPU N
-    times, and OpenMP's spinning makes small networks train many times slower.
+    times, and OpenMP's spinning makes small networks train many times slower. Torch is not
+    imported here (a replay worker never needs it, and importing it costs seconds): its
+    OpenMP threads are set through OMP_NUM_THREADS, which it reads when a live cell imports
+    it; one already imported is set directly.
     """
     import optuna
-    import torch
 
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+    share = max(1, (os.cpu_count() or 1) // workers)
+    os.environ["OMP_NUM_THREADS"] = str(share)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(share)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     signal.signal(signal.SIGTERM, _exit_now)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops us

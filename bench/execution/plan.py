@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from bench.spec.cells import Cell, suite_cells
 from bench.spec.suite import Suite
-from bench.training.devices import resolve_device
 
 
 def machine_cells(suite: Suite) -> list[Cell]:
-    """`suite_cells`, with the device `auto` stands for on this machine."""
-    auto = resolve_device("auto").type if "auto" in suite.devices else None
+    """`suite_cells`, with the device `auto` stands for on this machine (torch is imported
+    only then)."""
+    if "auto" not in suite.devices:
+        return suite_cells(suite)
+    from bench.training.devices import resolve_device
+
+    auto = resolve_device("auto").type
     return suite_cells(suite, auto)

@@ -78,7 +78,7 @@ def study_labels(task: CellTask, objective: Objective) -> dict[str, Any]:
         STUDY_CHECK: {"versions": versions(), **objective.provenance()},
         STUDY_SUITE: task.cell.suite,
         STUDY_SUITE_HASH: task.suite_hash,
-        STUDY_MACHINE: machine_info(),
+        STUDY_MACHINE: machine_info(torch_fields=not objective.time_simulated),
         STUDY_BUDGET: task.cell.trials,
         STUDY_TIME_SIMULATED: objective.time_simulated,
     }

@@ -114,7 +114,7 @@ def run_info(suite: Suite, url: str, extra: dict[str, Any]) -> dict[str, Any]:
         "schema_version": SCHEMA_VERSION,
         "suite": {**suite.to_dict(), "storage": describe(suite.storage)},
         "storage": describe(url),
-        "machine": machine_info(),
+        "machine": machine_info(torch_fields=suite.objective.kind == "mnist"),
         **extra,
     }
 

@@ -16,7 +16,7 @@ from bench.core.attrs import (
     NON_FINITE,
     TRIAL_ATTR,
 )
-from bench.core.optuna_internals import study_storage, trial_id
+from bench.core.optuna_internals import study_storage, tell, trial_id
 from bench.objectives.base import Objective
 from bench.objectives.outcome import Outcome
 from bench.storage.heartbeats import trial_heartbeat
@@ -71,12 +71,12 @@ def finish_trial(study: optuna.Study, trial: optuna.Trial, outcome: Outcome, sug
     else:
         held_attrs[trial.number] = attrs
     if outcome.pruned:
-        study.tell(trial, state=TrialState.PRUNED)
+        tell(study, trial, state=TrialState.PRUNED)
     elif not np.isfinite(outcome.value):
         trial.set_user_attr(FAIL_REASON, NON_FINITE)
-        study.tell(trial, state=TrialState.FAIL)
+        tell(study, trial, state=TrialState.FAIL)
     else:
-        study.tell(trial, outcome.value)
+        tell(study, trial, outcome.value)
 
 
 def record_failure(study: optuna.Study, trial: optuna.Trial, err: BaseException) -> None:

@@ -6,7 +6,6 @@ import argparse
 import sys
 from pathlib import Path
 
-import torch
 from tqdm import tqdm
 
 from bench.cli.options import add_data_root, add_dataset, add_device, add_output
@@ -44,6 +43,8 @@ def run(args: argparse.Namespace) -> int:
     if args.threads is not None:
         if args.threads < 1:
             raise BenchError(f"--threads must be at least 1, got {args.threads}")
+        import torch  # here: every other command's start-up would pay for it
+
         torch.set_num_threads(args.threads)
     grid = TabulationGrid(n_learning_rates=args.learning_rates,
                           hidden_sizes=tuple(args.hidden_sizes), replicates=args.replicates,

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import importlib
 import json
 import re
 import sys
 import tomllib
 import types
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import optuna
@@ -86,6 +87,38 @@ def test_a_missing_study_or_trial_internal_is_the_one_line(
     with pytest.raises(BenchError) as err:
         read[name](objects[target])
     _is_the_line(err.value, internal)
+
+
+def test_tell_finishes_a_trial_as_study_tell_does() -> None:
+    """The same states, values and sampler call as the public `Study.tell`, on a study told
+    both ways."""
+    class Recording(optuna.samplers.RandomSampler):
+        seen: list[tuple[int, TrialState]]
+
+        def after_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial,
+                        state: TrialState, values: Sequence[float] | None) -> None:
+            self.seen = [*getattr(self, "seen", []), (trial.number, state)]
+
+    ours = optuna.create_study(sampler=Recording(seed=0))
+    theirs = optuna.create_study(sampler=Recording(seed=0))
+    for how in ((1.0, None), (None, TrialState.PRUNED), (None, TrialState.FAIL)):
+        oi.tell(ours, ours.ask(), *how)
+        theirs.tell(theirs.ask(), how[0], state=how[1])
+    assert [(t.state, t.value) for t in ours.trials] == [
+        (t.state, t.value) for t in theirs.trials] == [
+        (TrialState.COMPLETE, 1.0), (TrialState.PRUNED, None), (TrialState.FAIL, None)]
+    assert ours.sampler.seen == theirs.sampler.seen == [  # type: ignore[attr-defined]
+        (0, TrialState.COMPLETE), (1, TrialState.PRUNED), (2, TrialState.FAIL)]
+    with pytest.raises(ValueError):  # Optuna's own checks stay: a value for a pruned trial
+        oi.tell(ours, ours.ask(), 1.0, TrialState.PRUNED)
+
+
+def test_a_missing_tell_internal_is_the_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delattr(importlib.import_module("optuna.study._tell"), "_tell_with_warning")
+    study = optuna.create_study()
+    with pytest.raises(BenchError) as err:
+        oi.tell(study, study.ask(), 1.0)
+    _is_the_line(err.value, "optuna.study._tell._tell_with_warning")
 
 
 # GridSampler.
