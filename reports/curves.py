@@ -85,8 +85,7 @@ def _in_cell_order(trials: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
     ended = end.groupby(keys, sort=False, observed=True).cummax()
     before = ended.groupby(keys, sort=False, observed=True).shift()
     overlap = (start < before - pd.Timedelta(seconds=OVERLAP_S)).fillna(False)
-    overlapping = overlap.groupby(keys, sort=False, observed=True).transform("any")
-    overlapping = overlapping.astype(bool)
+    overlapping = overlap.groupby(keys, sort=False, observed=True).transform("any").astype(bool)
     if not overlapping.any():
         return df, overlapping
     # in an overlapping cell the k-th row is the k-th trial to finish (unfinished ones last)

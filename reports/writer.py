@@ -116,26 +116,25 @@ def write_report(results: Path, out: Path, *, target: float = DEFAULT_TARGET,
         raise BenchError(f"{out} exists and is not a folder; pass another -o")
     simulated = bool(info.get("time_simulated")) or (
         "time_simulated" in trials and bool(trials["time_simulated"].any()))
-    files: dict[str, bytes] = {}
-    pngs: dict[str, bytes] = {}
-    for name, fig in make_figures(s, simulated).items():
-        pngs[name] = files[f"figures/{name}.png"] = figure_bytes(fig, "png")
-        files[f"figures/{name}.svg"] = figure_bytes(fig, "svg")
+    figures = make_figures(s, simulated)
     tables = [("summary", s.pairs), ("per_seed", s.cells), ("statistics", s.tests),
               ("ranking", ranking_table(s.rankings))]
     blocks = report_blocks(s, info, results, simulated, skipped_figures(s))
     labels = sweep_labels(s.pairs["strategy"].unique()) if s.any_complete else None
-    if labels is not None:  # a K sweep: its section goes before the settings
+    if labels is not None:  # a K sweep: its section goes before the Figures heading
         speedups = speedup_table(s.pairs, labels)
         tables.append(("parallel", speedups))
-        for name, fig in (("parallel_regret_vs_time", regret_vs_time_figure(
-                s.curves["elapsed_s"], labels, s.loss, simulated)),
-                          ("parallel_speedup", speedup_figure(speedups))):
-            pngs[name] = files[f"figures/{name}.png"] = figure_bytes(fig, "png")
-            files[f"figures/{name}.svg"] = figure_bytes(fig, "svg")
+        figures["parallel_regret_vs_time"] = regret_vs_time_figure(
+            s.curves["elapsed_s"], labels, s.loss, simulated)
+        figures["parallel_speedup"] = speedup_figure(speedups)
         at = next(i for i, b in enumerate(blocks) if b[0] == "h" and b[1][0] == 2
                   and b[1][1] == "Figures")
         blocks[at:at] = parallel_blocks(speedups, s.target)
+    files: dict[str, bytes] = {}
+    pngs: dict[str, bytes] = {}
+    for name, fig in figures.items():
+        pngs[name] = files[f"figures/{name}.png"] = figure_bytes(fig, "png")
+        files[f"figures/{name}.svg"] = figure_bytes(fig, "svg")
     for name, frame in tables:
         files.update(_table_files(name, frame))
     title = str(blocks[0][1][1])

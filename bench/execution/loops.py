@@ -71,14 +71,16 @@ def grid_exhausted(study: optuna.Study, done: int) -> bool:
             len(sampler.held_points(study, running=False)) == sampler.size)
 
 
-def grid_points_taken(study: optuna.Study) -> bool:
+def grid_points_taken(study: optuna.Study, held: int | None = None) -> bool:
     """True when every point of the cell's grid is held by a running or counted trial.
 
     Optuna's `is_exhausted` waits for the running ones, and meanwhile hands their points out
-    again; parallel trials must stop asking as soon as no point is left.
+    again; parallel trials must stop asking as soon as no point is left. With `held` (the
+    running and counted trials) the grid is looked at only once they could cover it.
     """
     sampler = study.sampler
     return (isinstance(sampler, AskTellGridSampler) and
+            (held is None or held >= sampler.size) and
             len(sampler.held_points(study, running=True)) == sampler.size)
 
 

@@ -32,11 +32,10 @@ from dataclasses import dataclass
 import optuna
 
 from bench.core.errors import BenchError
-from bench.execution.loops import LoopEnd, LoopRun
+from bench.execution.loops import LoopEnd, LoopRun, grid_points_taken
 from bench.execution.task import CellEvent
 from bench.execution.trials import finish_trial, record_failure
 from bench.objectives.replay import ReplayedTrial
-from strategies.grid import AskTellGridSampler
 
 REPORT, ASK = 0, 1  # event kinds; at the same moment reports go first, so an ask sees them
 
@@ -52,14 +51,6 @@ class _Running:
     ask_s: float
     made: int = 0
     prune_s: float = 0.0
-
-
-def _grid_taken(study: optuna.Study, held: int) -> bool:
-    """True when every point of a grid is held by a running or finished trial (looked at
-    only once `held` trials could cover it)."""
-    sampler = study.sampler
-    return (isinstance(sampler, AskTellGridSampler) and held >= sampler.size and
-            len(sampler.held_points(study, running=True)) == sampler.size)
 
 
 def simulated_trials(run: LoopRun) -> LoopEnd:
@@ -85,7 +76,7 @@ def simulated_trials(run: LoopRun) -> LoopEnd:
         nonlocal grid_out, charged
         if done + len(running) >= cell.trials:
             return None
-        if _grid_taken(study, done + len(running)):
+        if grid_points_taken(study, done + len(running)):
             grid_out = True
             return None
         t0 = time.perf_counter()

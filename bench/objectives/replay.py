@@ -208,17 +208,19 @@ class ReplayedTrial:
     def seconds(self, made: int) -> float:
         """Recorded training and evaluation seconds up to and including report `made`
         (1-based)."""
-        o = self._objective
-        return (lerp(o._train_cum, self._i, self._w, self._j, self._r, o._report_idx[made - 1])
-                + lerp(o._eval_cum, self._i, self._w, self._j, self._r, made - 1))
+        return sum(self._train_eval(made))
+
+    def _train_eval(self, made: int) -> tuple[float, float]:
+        """Recorded (training, evaluation) seconds up to and including report `made`."""
+        o, i, w, j, r = self._objective, self._i, self._w, self._j, self._r
+        return (lerp(o._train_cum, i, w, j, r, o._report_idx[made - 1]),
+                lerp(o._eval_cum, i, w, j, r, made - 1))
 
     def outcome(self, made: int, pruned: bool, prune_s: float) -> Outcome:
         """The outcome of the trial stopped after report `made` (1-based), pruned or not,
         having spent `prune_s` seconds in the pruner."""
         o, i, w, j, r = self._objective, self._i, self._w, self._j, self._r
-        last = o._report_idx[made - 1]
-        train_s = lerp(o._train_cum, i, w, j, r, last)
-        eval_total = lerp(o._eval_cum, i, w, j, r, made - 1)
+        train_s, eval_total = self._train_eval(made)
         epoch = o._epochs[made - 1]
         snapped = {"learning_rate_snapped": o._lrs[i]} if o.interpolation == "nearest" else {}
         attrs = {
