@@ -23,14 +23,12 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Any
 
-import matplotlib
 import pandas as pd
-from matplotlib.figure import Figure
 
 from bench.core.errors import BenchError
 from bench.results.schema import TRIALS_FILE, read_run_info, read_table
+from reports.figure_files import render_figures
 from reports.figures import make_figures, skipped_figures
 from reports.parallel import (
     parallel_blocks,
@@ -55,17 +53,6 @@ def _table_files(name: str, frame: pd.DataFrame) -> dict[str, bytes]:
     frame.to_parquet(buf, index=False)
     return {f"tables/{name}.csv": frame.to_csv(index=False).encode("utf-8"),
             f"tables/{name}.parquet": buf.getvalue()}
-
-
-def figure_bytes(fig: Figure, fmt: str) -> bytes:
-    """A figure's PNG or SVG bytes, the same bytes for the same figure."""
-    buf = io.BytesIO()
-    meta: dict[str, Any] = {"Date": None} if fmt == "svg" else {"Software": None}
-    # SVG element ids are random unless salted: a fixed salt makes the same results give the
-    # same file (the context restores the global setting).
-    with matplotlib.rc_context({"svg.hashsalt": "samplerbench"}):
-        fig.savefig(buf, format=fmt, dpi=110, metadata=meta)
-    return buf.getvalue()
 
 
 def _check_inputs(results: Path, target: float, alpha: float) -> None:
@@ -130,11 +117,8 @@ def write_report(results: Path, out: Path, *, target: float = DEFAULT_TARGET,
         at = next(i for i, b in enumerate(blocks) if b[0] == "h" and b[1][0] == 2
                   and b[1][1] == "Figures")
         blocks[at:at] = parallel_blocks(speedups, s.target)
-    files: dict[str, bytes] = {}
-    pngs: dict[str, bytes] = {}
-    for name, fig in figures.items():
-        pngs[name] = files[f"figures/{name}.png"] = figure_bytes(fig, "png")
-        files[f"figures/{name}.svg"] = figure_bytes(fig, "svg")
+    files = render_figures(figures)
+    pngs = {name: files[f"figures/{name}.png"] for name in figures}
     for name, frame in tables:
         files.update(_table_files(name, frame))
     title = str(blocks[0][1][1])

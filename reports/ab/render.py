@@ -14,9 +14,9 @@ import pandas as pd
 
 from reports.ab.figures import metric_scatter, time_ratio_bars
 from reports.ab.verdicts import ABSettings, any_worse
+from reports.figure_files import render_figures
 from reports.publish import publish
 from reports.render import Block, html_page, markdown
-from reports.writer import figure_bytes
 
 REPORT_ENTRIES = ("figures", "tables", "report.md", "report.html")
 DESIGN = ("Design: paired sign-flip with an equivalence margin. Both environments ran the "
@@ -149,11 +149,8 @@ def write_ab_report(r: ABResult, out: Path) -> Path:
     figures = {"true_final_a_vs_b": metric_scatter(r.both, r.pairs, "true_final"),
                "true_area_a_vs_b": metric_scatter(r.both, r.pairs, "true_area"),
                "time_ratio": time_ratio_bars(r.times, 1 - r.settings.alpha)}
-    files: dict[str, bytes] = {}
-    pngs: dict[str, bytes] = {}
-    for name, fig in figures.items():
-        pngs[name] = files[f"figures/{name}.png"] = figure_bytes(fig, "png")
-        files[f"figures/{name}.svg"] = figure_bytes(fig, "svg")
+    files = render_figures(figures)
+    pngs = {name: files[f"figures/{name}.png"] for name in figures}
     for name, frame in (("pairs", r.pairs), ("metrics", r.metrics), ("times", r.times),
                         ("per_seed", r.both)):
         files[f"tables/{name}.csv"] = frame.to_csv(index=False).encode("utf-8")
