@@ -58,7 +58,6 @@ from reports.curves import (
 )
 from reports.ranking import Ranking, seed_matrix, summarize_ranking
 
-DEFAULT_TARGET = 0.97  # the validation accuracy that counts as reaching the target
 SMALL_SAMPLE = 10  # bootstrap intervals from fewer seeds undercover (73% at 3, 84% at 5)
 PAIRED_METRICS: tuple[str, ...] = ("true_final", "final_best", "area")
 

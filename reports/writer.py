@@ -28,6 +28,7 @@ import pandas as pd
 
 from bench.core.errors import BenchError
 from bench.results.schema import TRIALS_FILE, read_run_info, read_table
+from reports.defaults import DEFAULT_TARGET
 from reports.figure_files import render_figures
 from reports.figures import make_figures, skipped_figures
 from reports.parallel import (
@@ -40,7 +41,7 @@ from reports.parallel import (
 from reports.publish import publish
 from reports.ranking import ranking_table
 from reports.render import html_page, markdown
-from reports.summaries import DEFAULT_TARGET, summarize_report
+from reports.summaries import summarize_report
 from reports.text import report_blocks
 
 REQUIRED = ("strategy", "pruner", "device", "seed", "trial", "state", "value", "duration_s",

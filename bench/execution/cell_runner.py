@@ -31,6 +31,7 @@ from bench.execution.simulated import simulated_trials
 from bench.execution.task import CellEvent, CellResult, CellTask
 from bench.execution.trials import best_value
 from bench.objectives.base import Objective, build_objective
+from bench.results.rows import study_table_rows
 from bench.spec.cells import Cell
 from bench.storage.backends import open_storage
 from bench.storage.heartbeats import heartbeat_of
@@ -108,11 +109,15 @@ def run_cell(task: CellTask, on_event: Callable[[CellEvent], None] | None = None
     if end.grid_exhausted:
         study.set_user_attr(GRID_EXHAUSTED_AFTER, end.done)
     best = best_value(study)
+    rows = None
     if held is not None:  # the completion mark goes last
-        copy_finished_study(study, storage, {REPLAY_BEST: best, REPLAY_COMPLETE: cell.trials},
-                            {n: {TRIAL_ATTR: a} for n, a in held.items()},
-                            {n: (origin + timedelta(seconds=a), origin + timedelta(seconds=b))
-                             for n, (a, b) in times.items()})
+        written = copy_finished_study(
+            study, storage, {REPLAY_BEST: best, REPLAY_COMPLETE: cell.trials},
+            {n: {TRIAL_ATTR: a} for n, a in held.items()},
+            {n: (origin + timedelta(seconds=a), origin + timedelta(seconds=b))
+             for n, (a, b) in times.items()})
+        rows = study_table_rows(study.study_name, study.user_attrs, written)
         emit(CellEvent(cell.name, end.done, cell.trials, best, new=end.ran % every))
     emit(CellEvent(cell.name, end.done, cell.trials, best, finished=True))
-    return CellResult(cell.name, end.done, end.ran, best, time.perf_counter() - start)
+    return CellResult(cell.name, end.done, end.ran, best, time.perf_counter() - start,
+                      rows=rows)

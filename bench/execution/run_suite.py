@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
@@ -17,12 +18,14 @@ from bench.core.attrs import counts_toward_budget
 from bench.core.errors import BenchError
 from bench.core.files import now_iso, write_json
 from bench.core.optuna_internals import study_id
+from bench.core.prefetch import imported_meanwhile
 from bench.execution.executors import make_executor
 from bench.execution.plan import machine_cells
 from bench.execution.progress import SuiteProgress
 from bench.execution.task import CellResult, CellTask
 from bench.objectives.base import build_objective
-from bench.results.export import build_tables, write_tables
+from bench.results.export import build_tables, tables_from_rows, write_tables
+from bench.results.rows import TableRows
 from bench.results.schema import RUN_FILE, SCHEMA_VERSION
 from bench.spec.cells import Cell
 from bench.spec.suite import Suite, build_strategies
@@ -108,6 +111,24 @@ def cell_status(storage: optuna.storages.BaseStorage, cells: list[Cell]) -> dict
     return done
 
 
+def rows_written(results: list[CellResult], cells: list[Cell]) -> TableRows | None:
+    """The table rows of every cell of the plan when this run wrote each one's whole study
+    (replay cells on a fresh results folder), in the form it was written; else None, and the
+    tables are read back from the storage.
+
+    A replay cell's study goes to the storage in one write that refuses a name already
+    stored, so the rows it returns are its stored study's, and the tables are those the
+    storage would give (`tests/bench/execution/test_rows_written.py` compares the two)."""
+    by_cell = {r.cell: r for r in results}
+    out = TableRows()
+    for cell in cells:
+        result = by_cell.get(cell.name)
+        if result is None or result.error is not None or result.rows is None:
+            return None
+        out.extend(result.rows)
+    return out
+
+
 def run_info(suite: Suite, url: str, extra: dict[str, Any]) -> dict[str, Any]:
     """The content of run.json."""
     return {
@@ -135,8 +156,13 @@ def _check_same_suite(out: Path, suite: Suite) -> None:
                          "choose another --output folder (nothing was written)")
 
 
-def run_suite(suite: Suite, options: RunOptions, stream: TextIO | None = None) -> RunSummary:
-    """Run every unfinished cell of `suite`, then export the tables to the results folder."""
+def run_suite(suite: Suite, options: RunOptions, stream: TextIO | None = None,
+              prefetch: Sequence[str] = ()) -> RunSummary:
+    """Run every unfinished cell of `suite`, then export the tables to the results folder.
+
+    `prefetch` names modules to import on a background thread while the cells run (the
+    report's, which `run` writes next).
+    """
     stream = stream or sys.stderr
     suite = apply_options(suite, options)
     # Everything that can refuse the suite runs before anything is written.
@@ -178,11 +204,16 @@ def run_suite(suite: Suite, options: RunOptions, stream: TextIO | None = None) -
     start = time.perf_counter()
     started = dt.datetime.now()  # Optuna's trial datetimes are naive local time
     try:
-        results = executor.run(tasks, progress)
+        with imported_meanwhile(prefetch):
+            results = executor.run(tasks, progress)
     finally:
         progress.close()
     seconds = time.perf_counter() - start
-    trials, steps = build_tables(open_storage(url), [c.name for c in cells])
+    rows = rows_written(results, cells)
+    if rows is None:  # some cell was stored before, or not written whole by this run
+        trials, steps = build_tables(open_storage(url), [c.name for c in cells])
+    else:
+        trials, steps = tables_from_rows(rows)
     write_tables(trials, steps, out)
     info["updated"] = now_iso()
     write_json(out / RUN_FILE, info)

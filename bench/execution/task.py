@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bench.results.rows import TableRows
 from bench.spec.cells import Cell
 
 
@@ -32,7 +33,8 @@ class CellEvent:
 
 @dataclass(frozen=True)
 class CellResult:
-    """How a cell ended; `error` is one line when it failed."""
+    """How a cell ended; `error` is one line when it failed. `rows` are the table rows of a
+    cell whose whole study this run wrote (a replay cell), as written."""
 
     cell: str
     done: int
@@ -40,6 +42,7 @@ class CellResult:
     best: float | None
     seconds: float
     error: str | None = None
+    rows: TableRows | None = None
 
     @classmethod
     def failed(cls, cell: str, error: str) -> CellResult:

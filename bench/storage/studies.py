@@ -52,8 +52,10 @@ def delete_stored_study(storage: BaseStorage, name: str) -> None:
 def copy_finished_study(study: optuna.Study, storage: BaseStorage,
                         final_attrs: dict[str, Any] | None = None,
                         trial_attrs: dict[int, dict[str, Any]] | None = None,
-                        trial_times: dict[int, tuple[datetime, datetime]] | None = None) -> None:
-    """Write a finished in-memory study to `storage` under the same name.
+                        trial_times: dict[int, tuple[datetime, datetime]] | None = None
+                        ) -> list[optuna.trial.FrozenTrial]:
+    """Write a finished in-memory study to `storage` under the same name; return its trials
+    as written.
 
     `trial_attrs` maps trial numbers to user attributes added to those trials in the copy,
     `trial_times` to the (start, complete) datetimes the copy gives them instead of their own.
@@ -80,7 +82,7 @@ def copy_finished_study(study: optuna.Study, storage: BaseStorage,
         target.add_trials(trials)
         for key, value in final.items():
             target.set_user_attr(key, value)
-        return
+        return trials
     worker_id = journal_worker_id(storage)
     name = study.study_name
 
@@ -97,6 +99,7 @@ def copy_finished_study(study: optuna.Study, storage: BaseStorage,
                        for k, v in final.items()]
 
     journal.append_indexed(records_for)
+    return trials
 
 
 def _amended(trial: optuna.trial.FrozenTrial, attrs: dict[str, Any] | None,

@@ -47,8 +47,9 @@ import pandas as pd
 from bench.results.schema import PARAM_PREFIX
 from reports import stats
 from reports.curves import CELL_KEYS, PAIR_KEYS, best_so_far
+from reports.defaults import DEFAULT_TARGET
 from reports.paired import min_sign_flip_p, sign_flip_greater
-from reports.summaries import DEFAULT_TARGET, summarize_cells
+from reports.summaries import summarize_cells
 
 METRICS: tuple[str, ...] = ("true_final", "true_area")
 HARD_CHECKS: tuple[str, ...] = ("no_complete", "fail_trials")

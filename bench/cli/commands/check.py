@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bench.cli.options import add_gate_options, add_results, gate_settings
+from bench.cli.gate_options import add_gate_options, gate_settings
+from bench.cli.options import add_results
 from reports.gate.baseline import read_baseline
 from reports.gate.verdict import gate
 

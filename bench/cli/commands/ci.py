@@ -16,7 +16,8 @@ import tempfile
 from importlib import resources
 from pathlib import Path
 
-from bench.cli.options import add_gate_options, add_output, gate_settings
+from bench.cli.gate_options import add_gate_options, gate_settings
+from bench.cli.options import add_output
 from bench.core.errors import BenchError
 from bench.execution.run_suite import RunOptions, run_suite
 from bench.objectives.table import load_curves, shipped_table_path

@@ -28,7 +28,8 @@ from bench.ab.interleave import (
 )
 from bench.ab.probe import Probe, check_same_suite, fingerprint, probe
 from bench.cli import env_probe
-from bench.cli.options import add_gate_options, add_output, gate_settings
+from bench.cli.gate_options import add_gate_options, gate_settings
+from bench.cli.options import add_output
 from bench.core.errors import BenchError
 from bench.results.schema import TRIALS_FILE, read_table
 from bench.spec.suite import load_suite, shipped_suites

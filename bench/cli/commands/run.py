@@ -15,6 +15,7 @@ from bench.spec.suite import load_suite
 
 HELP = "run a suite of cells (strategy x pruner x seed x device), resuming where it stopped"
 DEFAULT_SUITE = "replay"
+REPORT_MODULES = ("reports.writer",)  # imported while the cells run, for the report after them
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -76,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{len(cells)} cells, {total} trials, about {est / 60:.1f} min with "
               f"{suite.executor} x{suite.workers} (not counting cells already done)")
         return 0
-    summary = run_suite(suite, _options(args))
+    summary = run_suite(suite, _options(args), prefetch=() if args.no_report else REPORT_MODULES)
     print_summary(summary)
     if not args.no_report:
         _report(summary.results, args.target)
@@ -84,10 +85,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _report(results: Path, target: float) -> None:
-    try:
-        from reports.writer import write_report
-    except ImportError:  # the report layer is optional for tables-only installs
-        return
+    from reports.writer import write_report  # loaded while the cells ran (REPORT_MODULES)
+
     path = write_report(results, results / "report", target=target)
     print(f"report: {path}")
 
