@@ -5,8 +5,9 @@ Two measurements, in one sitting:
    suite, report included), the median of `--runs` runs, each into a fresh folder.
 2. A CPU profile (cProfile) of the same job run in this process with `--executor serial`
    (every cell in one process, so the profile sees all of the work), summarised by phase
-   (start-up imports, cells, export, report) and by where the cells' time goes, then the top
-   entries by own time.
+   (cells, the tables, the report: its figures render on forked processes, which the
+   profile does not see, so it shows their time as the parent's wait on a lock) and by where
+   the time goes, then the top entries by own time.
 
     python benchmarks/profile_default.py [--runs 3] [--top 25] [--no-profile]
                                          [--root CHECKOUT ...]
@@ -34,9 +35,13 @@ ROOT = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-c", "import sys; from bench.cli.main import main; sys.exit(main())"]
 
 # Phases: a function whose cumulative time is the phase's, by (file suffix, function name).
+# A fresh replay run builds its tables from its cells' rows (`rows`, inside the cells, and
+# `tables`); a run that read them back from the storage shows under `storage read`.
 PHASES = {
     "cells": ("bench/execution/cell_runner.py", "run_cell"),
-    "export": ("bench/results/export.py", "build_tables"),
+    "  rows": ("bench/results/rows.py", "study_table_rows"),
+    "tables": ("bench/results/export.py", "tables_from_rows"),
+    "storage read": ("bench/results/export.py", "build_tables"),
     "report": ("reports/writer.py", "write_report"),
 }
 # Inside the cells: own time summed by where the code lives.
@@ -103,7 +108,7 @@ def profile(top: int) -> None:
           f"importing the CLI {imported:.1f} s")
     for phase, (suffix, name) in PHASES.items():
         cum = sum(v[3] for k, v in raw.items() if k[2] == name and _matches(k, suffix))
-        print(f"  {phase:8s} {cum:6.1f} s ({100 * cum / total:4.1f}%)")
+        print(f"  {phase:12s} {cum:6.1f} s ({100 * cum / total:4.1f}%)")
     own: dict[str, float] = dict.fromkeys(PLACES, 0.0)
     for key, value in raw.items():
         path = key[0].replace(os.sep, "/")
