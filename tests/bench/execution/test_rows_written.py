@@ -1,5 +1,6 @@
 """A fresh replay run builds its tables from the rows its cells return, as written: the same
-tables, to the bit, as reading the storage back; any cell the run did not write whole sends
+tables, to the bit, as reading the storage back (a journal file, and SQLite, where the copy
+goes through Optuna's `add_trials`); any cell the run did not write whole sends
 the export back to the storage."""
 
 from __future__ import annotations
@@ -36,9 +37,10 @@ def _tables(out: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     return pd.read_parquet(out / TRIALS_FILE), pd.read_parquet(out / STEPS_FILE)
 
 
-def _exported(out: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """What the storage gives, through a parquet round trip as the written tables took."""
-    trials, steps = build_tables(open_storage(f"journal:{out / 'journal.log'}"))
+def _exported(out: Path, url: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """What the storage gives (default: the results folder's journal), through a parquet
+    round trip as the written tables took."""
+    trials, steps = build_tables(open_storage(url or f"journal:{out / 'journal.log'}"))
     back = []
     for frame in (trials, steps):
         path = out / "check.parquet"
@@ -47,18 +49,20 @@ def _exported(out: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     return back[0], back[1]
 
 
-@pytest.mark.parametrize("k", [1, 3])
+@pytest.mark.parametrize(("k", "storage"), [(1, "journal"), (3, "journal"), (3, "sqlite")])
 def test_a_fresh_run_writes_the_tables_its_storage_gives(
         tmp_path: Path, capsys: pytest.CaptureFixture[str],
-        monkeypatch: pytest.MonkeyPatch, k: int) -> None:
+        monkeypatch: pytest.MonkeyPatch, k: int, storage: str) -> None:
     read_back: list[object] = []
     monkeypatch.setattr(run_suite_module, "build_tables",
                         lambda *a, **kw: read_back.append(a) or build_tables(*a, **kw))
     suite = _suite(tmp_path / "s.toml", trials_in_parallel=k)
-    code, _, err = cli(capsys, "run", suite, "-o", tmp_path / "out", "--no-report")
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}" if storage == "sqlite" else None
+    code, _, err = cli(capsys, "run", suite, "-o", tmp_path / "out", "--no-report",
+                       *(["--storage", url] if url else []))
     assert code == 0, err
     assert read_back == []  # built from the cells' rows
-    written, exported = _tables(tmp_path / "out"), _exported(tmp_path / "out")
+    written, exported = _tables(tmp_path / "out"), _exported(tmp_path / "out", url)
     assert len(written[0]) == 2 * 2 * 2 * 12 and len(written[1]) > len(written[0])
     for mine, theirs in zip(written, exported, strict=True):
         pd.testing.assert_frame_equal(mine, theirs, check_exact=True)
